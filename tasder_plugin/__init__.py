@@ -1,0 +1,28 @@
+"""TASDER: run dense and unstructured-sparse DNNs on structured-sparse hardware, no fine-tuning.
+
+The public API is re-exported here (see shared/DESIGN.md); subpackages hold the implementations.
+"""
+
+from .tasd import (
+    NMPattern,
+    TASDSeries,
+    TASDStats,
+    approximate,
+    block_nnz_histogram,
+    decompose,
+    nm_mask,
+    tasd_stats,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NMPattern",
+    "TASDSeries",
+    "TASDStats",
+    "approximate",
+    "block_nnz_histogram",
+    "decompose",
+    "nm_mask",
+    "tasd_stats",
+]

@@ -1,0 +1,19 @@
+"""TASD math: N:M patterns, greedy structured decomposition and its statistics (torch only)."""
+
+from .decompose import approximate, as_series, decompose, nm_mask
+from .kernel import kernel_available
+from .patterns import NMPattern, TASDSeries
+from .stats import TASDStats, block_nnz_histogram, tasd_stats
+
+__all__ = [
+    "NMPattern",
+    "TASDSeries",
+    "TASDStats",
+    "approximate",
+    "as_series",
+    "block_nnz_histogram",
+    "decompose",
+    "kernel_available",
+    "nm_mask",
+    "tasd_stats",
+]

@@ -1,0 +1,101 @@
+"""TASD: approximate a tensor by a greedy sum of N:M structured-sparse terms.
+
+Term k keeps the n_k largest magnitudes of every block of m_k consecutive values along ``dim``
+of the residual left by terms < k. Terms have disjoint support and ``sum(terms) + residual``
+equals the input exactly (each position is non-zero in at most one of them).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .blocks import as_3d, check_dim, check_tensor
+from .kernel import split_series
+from .patterns import NMPattern, TASDSeries
+
+__all__ = ["nm_mask", "decompose", "approximate", "as_series"]
+
+
+def as_series(series: TASDSeries | NMPattern | str) -> TASDSeries:
+    """Accept a typed series, a single pattern or its string form (parsed once, here)."""
+    if isinstance(series, TASDSeries):
+        return series
+    if isinstance(series, NMPattern):
+        return TASDSeries((series,))
+    return TASDSeries.parse(series)
+
+
+def _empty_like(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    return torch.empty(x.shape, dtype=dtype or x.dtype, device=x.device)
+
+
+def _check_finite(x: torch.Tensor) -> None:
+    if x.numel() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(
+            f"tensor contains {bad} NaN/Inf value(s) of {x.numel()}: TASD needs finite values"
+        )
+
+
+def nm_mask(x: torch.Tensor, n: int, m: int, dim: int = -1) -> torch.Tensor:
+    """Boolean mask keeping the ``n`` largest magnitudes of every ``m`` values along ``dim``.
+
+    Ties go to the lower index, so the mask is deterministic; a tail block shorter than ``m``
+    keeps at most ``n`` values.
+    """
+    pattern = NMPattern(n, m)
+    check_tensor(x)
+    d = check_dim(x, dim)
+    with torch.no_grad():
+        mask = _empty_like(x, torch.bool)
+        split_series(as_3d(x.detach(), d), [(pattern.n, pattern.m)], mask3=as_3d(mask, d))
+    return mask
+
+
+def decompose(
+    x: torch.Tensor, series: TASDSeries | NMPattern | str, dim: int = -1
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Greedy TASD of ``x`` along ``dim``: returns ``(terms, residual)``.
+
+    ``dense`` returns one term, a copy of ``x`` (one dense pass), and a zero residual. Outputs
+    keep dtype and device, are contiguous and carry no autograd graph.
+    """
+    series = as_series(series)
+    check_tensor(x)
+    d = check_dim(x, dim)
+    with torch.no_grad():
+        x = x.detach()
+        if series.is_dense:
+            _check_finite(x)
+            return [x.clone(memory_format=torch.contiguous_format)], torch.zeros_like(
+                x, memory_format=torch.contiguous_format
+            )
+        residual = _empty_like(x)
+        terms = [_empty_like(x) for _ in series]
+        split_series(
+            as_3d(x, d),
+            [(p.n, p.m) for p in series],
+            terms3=[as_3d(t, d) for t in terms],
+            res3=as_3d(residual, d),
+        )
+    return terms, residual
+
+
+def approximate(
+    x: torch.Tensor, series: TASDSeries | NMPattern | str, dim: int = -1
+) -> torch.Tensor:
+    """The TASD approximation ``sum(terms)``, i.e. ``x`` minus the residual (exactly)."""
+    series = as_series(series)
+    if series.is_dense:
+        check_tensor(x)
+        check_dim(x, dim)
+        _check_finite(x)
+        return x.detach().clone(memory_format=torch.contiguous_format)
+    terms, residual = decompose(x, series, dim)
+    with torch.no_grad():
+        # Supports are disjoint, so the kept values are exactly the positions where the
+        # residual was zeroed; summing the terms in order is exact as well.
+        out = terms[0]
+        for term in terms[1:]:
+            out.add_(term)
+    return out
