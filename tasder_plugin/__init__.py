@@ -3,6 +3,7 @@
 The public API is re-exported here (see shared/DESIGN.md); subpackages hold the implementations.
 """
 
+from .nn import LayerPlan, ModelPlan, apply_tasd_, remove_tasd_, tasd_layer_stats
 from .tasd import (
     NMPattern,
     TASDSeries,
@@ -17,6 +18,11 @@ from .tasd import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "LayerPlan",
+    "ModelPlan",
+    "apply_tasd_",
+    "remove_tasd_",
+    "tasd_layer_stats",
     "NMPattern",
     "TASDSeries",
     "TASDStats",

@@ -1,5 +1,20 @@
 """Module surgery: which layers are GEMMs, per-layer TASD plans, applying and removing TASD."""
 
 from .layers import LayerKind, layer_kind, register_layer_kind, register_weight_as_is
+from .plan import LayerPlan, ModelPlan, gemm_layer_names
+from .surgery import LayerReport, apply_tasd_, remove_tasd_, tasd_layer_stats, tasd_layers
 
-__all__ = ["LayerKind", "layer_kind", "register_layer_kind", "register_weight_as_is"]
+__all__ = [
+    "LayerKind",
+    "LayerPlan",
+    "LayerReport",
+    "ModelPlan",
+    "apply_tasd_",
+    "gemm_layer_names",
+    "layer_kind",
+    "register_layer_kind",
+    "register_weight_as_is",
+    "remove_tasd_",
+    "tasd_layer_stats",
+    "tasd_layers",
+]

@@ -40,6 +40,7 @@ struct Job {
     const char* src;
     idx_t s_p, s_l, s_q;  // source strides, in elements
     char* out[kMaxTerms + 1];  // term pointers, then the residual (null: not written)
+    char* approx;  // sum of the terms, i.e. the input where any term kept it (null: not written)
     char* mask;  // keep mask of term 0 (null: not written)
     idx_t P, L, Q;
     int terms, M;
@@ -60,6 +61,7 @@ struct Tile {
     static constexpr int kRows = MC ? MC : kMaxM;
     I val[kRows][TILE];
     I out[kMaxTerms + 1][kRows][TILE];
+    I approx[kRows][TILE];
     I keep0[kRows][TILE];
 };
 
@@ -126,6 +128,9 @@ inline int64_t decompose_tile(const Job& j, Tile<I, MC, TILE>& tile) {
             default: term_tile<I, MC, 0, TILE>(j, tile, cur, mag, t); break;
         }
     }
+    if (j.approx)  // supports are disjoint: the sum of the terms is the input minus the residual
+        for (int k = 0; k < M; ++k)
+            for (int l = 0; l < TILE; ++l) tile.approx[k][l] = tile.val[k][l] ^ cur[k][l];
     return bad;
 }
 
@@ -136,6 +141,7 @@ inline void emit_tile(const Job& j, const Tile<I, MC, TILE>& tile, Store store) 
     auto same = [](I v) { return v; };
     for (int t = 0; t <= j.terms; ++t)
         if (j.out[t]) store(reinterpret_cast<I*>(j.out[t]), tile.out[t], same);
+    if (j.approx) store(reinterpret_cast<I*>(j.approx), tile.approx, same);
     if (j.mask) store(j.mask, tile.keep0, [](I v) { return static_cast<char>(v & 1); });
 }
 
@@ -219,10 +225,10 @@ int64_t lane_tail(const Job& j, idx_t p, idx_t q) {
     const int len = static_cast<int>(j.L - start);
     const I mag_mask = magnitude_mask<I>();
     const I* src = reinterpret_cast<const I*>(j.src);
-    I cur[kMaxM], mag[kMaxM];
+    I val[kMaxM], cur[kMaxM], mag[kMaxM];
     int64_t bad = 0;
     for (int k = 0; k < len; ++k) {
-        cur[k] = src[p * j.s_p + (start + k) * j.s_l + q * j.s_q];
+        val[k] = cur[k] = src[p * j.s_p + (start + k) * j.s_l + q * j.s_q];
         mag[k] = static_cast<I>(cur[k] & mag_mask);
         bad += mag[k] >= static_cast<I>(j.exp_mask);
     }
@@ -247,6 +253,8 @@ int64_t lane_tail(const Job& j, idx_t p, idx_t q) {
     }
     if (j.out[j.terms])
         for (int k = 0; k < len; ++k) reinterpret_cast<I*>(j.out[j.terms])[at(k)] = cur[k];
+    if (j.approx)
+        for (int k = 0; k < len; ++k) reinterpret_cast<I*>(j.approx)[at(k)] = val[k] ^ cur[k];
     return bad;
 }
 
@@ -323,12 +331,12 @@ void advise_huge_pages(char* data, idx_t bytes) {
 idx_t gcd(idx_t a, idx_t b) { return b ? gcd(b, a % b) : a; }
 
 PyObject* decompose_series(PyObject*, PyObject* args) {
-    Py_ssize_t src, res, mask, esize, nthreads;
+    Py_ssize_t src, res, approx, mask, esize, nthreads;
     PyObject *term_ptrs, *patterns;
     unsigned long long exp_mask;
     Job j{};
-    if (!PyArg_ParseTuple(args, "n(nnn)O!nn(nnn)O!nKn", &src, &j.s_p, &j.s_l, &j.s_q,
-                          &PyTuple_Type, &term_ptrs, &res, &mask, &j.P, &j.L, &j.Q,
+    if (!PyArg_ParseTuple(args, "n(nnn)O!nnn(nnn)O!nKn", &src, &j.s_p, &j.s_l, &j.s_q,
+                          &PyTuple_Type, &term_ptrs, &res, &approx, &mask, &j.P, &j.L, &j.Q,
                           &PyTuple_Type, &patterns, &esize, &exp_mask, &nthreads))
         return nullptr;
     const Py_ssize_t terms = PyTuple_GET_SIZE(patterns);
@@ -363,10 +371,12 @@ PyObject* decompose_series(PyObject*, PyObject* args) {
     j.M = static_cast<int>(M);
     j.src = reinterpret_cast<const char*>(src);
     j.out[terms] = reinterpret_cast<char*>(res);
+    j.approx = reinterpret_cast<char*>(approx);
     j.mask = reinterpret_cast<char*>(mask);
     j.exp_mask = exp_mask;
     const idx_t numel = j.P * j.L * j.Q;
     for (int t = 0; t <= j.terms; ++t) advise_huge_pages(j.out[t], numel * esize);
+    advise_huge_pages(j.approx, numel * esize);
     advise_huge_pages(j.mask, numel);
 
     const idx_t items = j.P * ((j.L + j.M - 1) / j.M);  // (row, super-block) pairs
@@ -394,7 +404,8 @@ PyObject* decompose_series(PyObject*, PyObject* args) {
 
 PyMethodDef methods[] = {
     {"decompose_series", decompose_series, METH_VARARGS,
-     "decompose_series(src, (s_p, s_l, s_q), term_ptrs, res, mask, (P, L, Q), ((n, m), ...), "
+     "decompose_series(src, (s_p, s_l, s_q), term_ptrs, res, approx, mask, (P, L, Q), "
+     "((n, m), ...), "
      "esize, exp_mask, threads) -> number of non-finite inputs. A 0 pointer skips that output; "
      "the input must not overlap any output."},
     {nullptr, nullptr, 0, nullptr}};

@@ -75,8 +75,8 @@ def _uses_kernel(x3: torch.Tensor, patterns: Sequence[tuple[int, int]]) -> bool:
     )
 
 
-def _kernel_split(x3, patterns, terms3, res3, mask3) -> int:
-    outputs = [*terms3, res3, mask3]
+def _kernel_split(x3, patterns, terms3, res3, approx3, mask3) -> int:
+    outputs = [*terms3, res3, approx3, mask3]
     for out in outputs:
         if out is not None and not out.is_contiguous():
             raise RuntimeError("internal: kernel outputs must be contiguous (P, L, Q) tensors")
@@ -85,8 +85,7 @@ def _kernel_split(x3, patterns, terms3, res3, mask3) -> int:
     return _nmkernel.decompose_series(
         x3.data_ptr(), tuple(x3.stride()),
         tuple(0 if t is None else t.data_ptr() for t in terms3),
-        0 if res3 is None else res3.data_ptr(),
-        0 if mask3 is None else mask3.data_ptr(),
+        *(0 if t is None else t.data_ptr() for t in (res3, approx3, mask3)),
         tuple(x3.shape), tuple(patterns), esize, exp_bits, threads,
     )  # fmt: skip
 
@@ -119,18 +118,21 @@ def _torch_term(residual: torch.Tensor, n: int, m: int) -> torch.Tensor:
     return keep
 
 
-def _torch_split(x3, patterns, terms3, res3, mask3) -> None:
+def _torch_split(x3, patterns, terms3, res3, approx3, mask3) -> None:
     zero = torch.zeros((), dtype=x3.dtype, device=x3.device)
-    residual = x3
+    residual, kept_any = x3, None
     for t, (n, m) in enumerate(patterns):
         keep = _torch_term(residual, n, m)
         if terms3[t] is not None:
             terms3[t].copy_(torch.where(keep, residual, zero))
         if t == 0 and mask3 is not None:
             mask3.copy_(keep)
+        kept_any = keep if kept_any is None else kept_any | keep
         residual = torch.where(keep, zero, residual)
     if res3 is not None:
         res3.copy_(residual)
+    if approx3 is not None:
+        approx3.copy_(torch.where(kept_any, x3, zero))
 
 
 def split_series(
@@ -139,20 +141,22 @@ def split_series(
     terms3: Sequence[torch.Tensor | None] | None = None,
     res3: torch.Tensor | None = None,
     mask3: torch.Tensor | None = None,
+    approx3: torch.Tensor | None = None,
 ) -> None:
     """Decompose ``x3`` by the greedy series ``patterns`` (``(n, m)`` pairs, keep n of m).
 
-    Writes term t to ``terms3[t]``, the final residual to ``res3`` and the keep mask of the first
-    term to ``mask3`` (any may be None). All are contiguous ``(P, L, Q)`` tensors on the input's
-    device that do not overlap it. NaN/Inf in ``x3`` raise ValueError.
+    Writes term t to ``terms3[t]``, the final residual to ``res3``, the sum of the terms to
+    ``approx3`` and the keep mask of the first term to ``mask3`` (any may be None). All are
+    contiguous ``(P, L, Q)`` tensors on the input's device that do not overlap it. NaN/Inf in
+    ``x3`` raise ValueError.
     """
     terms3 = list(terms3) if terms3 is not None else [None] * len(patterns)
     if _uses_kernel(x3, patterns):
-        nonfinite = _kernel_split(x3, patterns, terms3, res3, mask3)
+        nonfinite = _kernel_split(x3, patterns, terms3, res3, approx3, mask3)
     else:
         nonfinite = int((~torch.isfinite(x3)).sum())
         if not nonfinite:
-            _torch_split(x3, patterns, terms3, res3, mask3)
+            _torch_split(x3, patterns, terms3, res3, approx3, mask3)
     if nonfinite:
         raise ValueError(
             f"tensor contains {nonfinite} NaN/Inf value(s) of {x3.numel()}: "

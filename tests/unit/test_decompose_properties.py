@@ -186,3 +186,20 @@ def test_series_with_large_lcm_falls_back_to_torch_path_exactly():
     ref_terms, ref_residual = reference_decompose(x, pairs, 1)
     for a, b in zip(terms + [residual], ref_terms + [ref_residual]):
         assert_bit_equal(a, b)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cases())
+def test_approximate_is_the_bitwise_sum_of_the_terms(case):
+    x, pairs, dim = case
+    terms, _ = decompose(x, as_series(pairs), dim=dim)
+    total = bits(terms[0])
+    for t in terms[1:]:
+        total = total | bits(t)  # bit patterns are disjoint too: a kept -0.0 stays -0.0
+    total = total.view(x.dtype)
+    for env in ("0", "1"):
+        os.environ["TASDER_NO_KERNEL"] = env
+        try:
+            assert_bit_equal(approximate(x, as_series(pairs), dim=dim), total)
+        finally:
+            del os.environ["TASDER_NO_KERNEL"]

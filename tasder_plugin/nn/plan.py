@@ -1,0 +1,218 @@
+"""Per-layer TASD choices: which series decomposes each GEMM layer's weights and/or input.
+
+A :class:`ModelPlan` maps fully-qualified layer names to :class:`LayerPlan` values. It is plain
+data: built from a model (``uniform``, ``dense``), saved and loaded as YAML or JSON with an exact
+round trip, and checked against a model (``validate``) before anything is applied.
+Layer selection follows the llm-compressor vocabulary: ``targets`` and ``ignore`` are lists of
+fully-qualified names or ``re:``-prefixed regular expressions (matched against the whole name).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from torch import nn
+
+from ..tasd import TASDSeries
+from .layers import layer_kind
+
+__all__ = ["LayerPlan", "ModelPlan", "gemm_layer_names"]
+
+_FORMAT_VERSION = 1
+
+
+def _series_or_none(value: TASDSeries | str | None) -> TASDSeries | None:
+    """``None``/``"dense"`` mean no decomposition; strings are parsed here, once."""
+    if value is None:
+        return None
+    series = value if isinstance(value, TASDSeries) else TASDSeries.parse(value)
+    return None if series.is_dense else series
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """TASD for one layer: a weight series (TASD-W) and/or an input series (TASD-A)."""
+
+    weights: TASDSeries | None = None
+    activations: TASDSeries | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", _series_or_none(self.weights))
+        object.__setattr__(self, "activations", _series_or_none(self.activations))
+
+    @property
+    def is_dense(self) -> bool:
+        return self.weights is None and self.activations is None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "weights": None if self.weights is None else str(self.weights),
+            "activations": None if self.activations is None else str(self.activations),
+        }
+
+
+def gemm_layer_names(model: nn.Module) -> list[str]:
+    """Fully-qualified names of the model's GEMM layers, in module order."""
+    return [name for name, module in model.named_modules() if layer_kind(module) is not None]
+
+
+def _closest(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _select(names: list[str], selectors: Iterable[str], what: str, strict_regex: bool) -> set[str]:
+    """Names matched by fqn / ``re:`` selectors; an unknown fqn is an error naming close ones."""
+    chosen: set[str] = set()
+    for selector in selectors:
+        if selector.startswith("re:"):
+            pattern = re.compile(selector[3:])
+            hits = {n for n in names if pattern.fullmatch(n)}
+            if strict_regex and not hits:
+                raise ValueError(f"{what} {selector!r} matches no GEMM layer of the model")
+            chosen |= hits
+        elif selector in names:
+            chosen.add(selector)
+        else:
+            raise ValueError(
+                f"{what} {selector!r} is not a GEMM layer of the model{_closest(selector, names)}"
+            )
+    return chosen
+
+
+class ModelPlan(Mapping[str, LayerPlan]):
+    """An ordered, immutable map from layer name to :class:`LayerPlan`."""
+
+    def __init__(self, layers: Mapping[str, LayerPlan] | None = None) -> None:
+        self._layers: dict[str, LayerPlan] = {}
+        for name, plan in (layers or {}).items():
+            if not isinstance(plan, LayerPlan):
+                raise TypeError(f"layer {name!r}: expected a LayerPlan, got {plan!r}")
+            self._layers[str(name)] = plan
+
+    # Mapping protocol
+    def __getitem__(self, name: str) -> LayerPlan:
+        return self._layers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layers)
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ModelPlan):
+            return NotImplemented
+        return list(self._layers.items()) == list(other._layers.items())
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._layers.items()))
+
+    def __repr__(self) -> str:
+        decomposed = sum(not p.is_dense for p in self._layers.values())
+        return f"ModelPlan({len(self)} layers, {decomposed} decomposed)"
+
+    # Construction
+    @classmethod
+    def uniform(
+        cls,
+        model: nn.Module,
+        weights: TASDSeries | str | None = None,
+        activations: TASDSeries | str | None = None,
+        targets: Iterable[str] | None = None,
+        ignore: Iterable[str] = (),
+    ) -> ModelPlan:
+        """The same series on every targeted GEMM layer (all of them by default) but ``ignore``d
+        ones, which stay dense. Unknown names and regexes in ``targets`` that match nothing are
+        errors; a regex in ``ignore`` may match nothing (one ignore list can serve many models).
+        """
+        names = gemm_layer_names(model)
+        chosen = set(names) if targets is None else _select(names, targets, "target", True)
+        chosen -= _select(names, ignore, "ignore", False)
+        plan = LayerPlan(weights, activations)
+        return cls({name: plan if name in chosen else LayerPlan() for name in names})
+
+    @classmethod
+    def dense(cls, model: nn.Module) -> ModelPlan:
+        """Every GEMM layer dense: the baseline a cost or accuracy is compared with."""
+        return cls({name: LayerPlan() for name in gemm_layer_names(model)})
+
+    def decomposed(self) -> dict[str, LayerPlan]:
+        """The layers that decompose something."""
+        return {name: plan for name, plan in self._layers.items() if not plan.is_dense}
+
+    # Checks
+    def validate(self, model: nn.Module) -> ModelPlan:
+        """Raise ValueError unless every layer named here is a GEMM layer of ``model``."""
+        names = gemm_layer_names(model)
+        known = set(names)
+        for name in self._layers:
+            if name not in known:
+                raise ValueError(
+                    f"plan names layer {name!r}, which is not a GEMM layer of the model"
+                    f"{_closest(name, names)}"
+                )
+        return self
+
+    # Serialisation
+    def to_dict(self) -> dict:
+        layers = {name: plan.to_dict() for name, plan in self._layers.items()}
+        return {"version": _FORMAT_VERSION, "layers": layers}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ModelPlan:
+        if not isinstance(data, Mapping) or not isinstance(data.get("layers"), Mapping):
+            raise ValueError("a TASD plan is a mapping with a 'layers' mapping")
+        if data.get("version", _FORMAT_VERSION) != _FORMAT_VERSION:
+            raise ValueError(f"unsupported TASD plan version {data.get('version')!r}")
+        layers = {}
+        for name, entry in data["layers"].items():
+            entry = entry or {}
+            unknown = set(entry) - {"weights", "activations"}
+            if unknown:
+                raise ValueError(f"layer {name!r}: unknown plan keys {sorted(unknown)}")
+            try:
+                layers[name] = LayerPlan(entry.get("weights"), entry.get("activations"))
+            except ValueError as err:
+                raise ValueError(f"layer {name!r}: {err}") from None
+        return cls(layers)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write YAML (``.yaml``/``.yml``) or JSON (``.json``) atomically."""
+        path = Path(path)
+        text = _dump(self.to_dict(), path.suffix.lower())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
+            f.write(text)
+        os.replace(f.name, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ModelPlan:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"TASD plan file not found: {path}")
+        suffix = path.suffix.lower()
+        _dump({}, suffix)  # validates the suffix
+        text = path.read_text()
+        try:
+            data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as err:
+            raise ValueError(f"cannot parse TASD plan {path}: {err}") from None
+        return cls.from_dict(data)
+
+
+def _dump(data: dict, suffix: str) -> str:
+    if suffix == ".json":
+        return json.dumps(data, indent=2) + "\n"
+    if suffix in (".yaml", ".yml"):
+        return yaml.safe_dump(data, sort_keys=False)
+    raise ValueError(f"a TASD plan file must end in .yaml, .yml or .json, got {suffix or 'none'!r}")

@@ -1,0 +1,199 @@
+"""Apply and remove TASD on a model, in place.
+
+TASD-W replaces each planned layer's weight data by its folded approximation (the sum of the
+terms), so evaluation costs exactly what dense evaluation costs; the original data is kept on the
+layer so that :func:`remove_tasd_` restores it bit for bit. TASD-A decomposes the layer's input
+on the fly with a forward pre-hook. Layers that cannot be blocked (a group narrower than m, a
+forward that transforms its weight) stay dense and the report says why; nothing is silently
+wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..tasd import TASDSeries, approximate
+from .layers import LayerKind, layer_kind, weight_transform_reason
+from .plan import LayerPlan, ModelPlan
+
+__all__ = ["LayerReport", "apply_tasd_", "remove_tasd_", "tasd_layers", "tasd_layer_stats"]
+
+_STATE = "_tasd_state"
+
+
+@dataclass
+class _LayerState:
+    """What apply_tasd_ changed on one layer, so remove_tasd_ can undo it exactly."""
+
+    original_weight: torch.Tensor | None = None
+    hook: torch.utils.hooks.RemovableHandle | None = None
+    report: LayerReport | None = None
+    stats: dict | None = None
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """What happened to one planned layer: which series ran and, if not, why."""
+
+    fqn: str
+    op: str
+    weights: str | None  # the series applied to the weight, or None (dense)
+    activations: str | None  # the series applied to the input, or None (dense)
+    reasons: tuple[str, ...] = field(default=())  # why a planned side stayed dense
+
+
+def _narrow_group_reason(kind: LayerKind, module: nn.Module, series: TASDSeries, side: str):
+    channels = kind.channels_per_group(module)
+    widest = max(p.m for p in series)
+    if channels < widest:
+        groups = kind.groups(module)
+        group = f"group of {channels} channels" if groups > 1 else f"{channels} channels"
+        return f"{side}: {group} along K is narrower than m={widest}; cannot be blocked"
+    return None
+
+
+def _activation_hook(series: TASDSeries, kind: LayerKind, groups: int):
+    """Forward pre-hook decomposing the layer input along its K dimension (per group)."""
+
+    def hook(module: nn.Module, args: tuple):
+        if not args or not isinstance(args[0], torch.Tensor):
+            raise ValueError(
+                f"TASD-A on {type(module).__name__}: expected the input as first positional arg"
+            )
+        x = args[0]
+        if groups > 1:  # blocks never cross a group: split channels into (groups, per group)
+            dim = kind.input_dim % x.ndim
+            grouped = x.unflatten(dim, (groups, x.shape[dim] // groups))
+            x = approximate(grouped, series, dim=dim + 1).flatten(dim, dim + 1)
+        else:
+            x = approximate(x, series, dim=kind.input_dim)
+        return (x, *args[1:])
+
+    return hook
+
+
+def _apply_weights(fqn, module, kind, series, state, reasons) -> str | None:
+    reason = weight_transform_reason(module) or _narrow_group_reason(kind, module, series, "W")
+    if reason:
+        reasons.append(reason)
+        return None
+    weight = module.weight
+    try:
+        folded = approximate(weight.detach(), series, dim=kind.weight_dim)
+    except ValueError as err:
+        raise ValueError(f"layer {fqn!r} weight: {err}") from None
+    state.original_weight = weight.data
+    weight.data = folded
+    return str(series)
+
+
+def _apply_activations(module, kind, series, state, reasons) -> str | None:
+    reason = _narrow_group_reason(kind, module, series, "A")
+    if reason:
+        reasons.append(reason)
+        return None
+    state.hook = module.register_forward_pre_hook(
+        _activation_hook(series, kind, kind.groups(module))
+    )
+    return str(series)
+
+
+def _apply_layer(fqn: str, module: nn.Module, plan: LayerPlan) -> LayerReport:
+    kind = layer_kind(module)
+    state = _LayerState()
+    reasons: list[str] = []
+    w = _apply_weights(fqn, module, kind, plan.weights, state, reasons) if plan.weights else None
+    a = (
+        _apply_activations(module, kind, plan.activations, state, reasons)
+        if plan.activations
+        else None
+    )
+    state.report = LayerReport(fqn, kind.op, w, a, tuple(reasons))
+    setattr(module, _STATE, state)
+    return state.report
+
+
+def tasd_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The layers apply_tasd_ changed (and remove_tasd_ would restore)."""
+    return {name: mod for name, mod in model.named_modules() if hasattr(mod, _STATE)}
+
+
+def apply_tasd_(model: nn.Module, plan: ModelPlan) -> list[LayerReport]:
+    """Apply ``plan`` to ``model`` in place; returns one report per planned, non-dense layer.
+
+    Layers are decomposed one at a time, so peak extra memory is one layer's weight (plus the
+    kept originals, which make :func:`remove_tasd_` exact).
+    """
+    if not isinstance(plan, ModelPlan):
+        raise TypeError(f"apply_tasd_ takes a ModelPlan, got {type(plan).__name__}")
+    applied = tasd_layers(model)
+    if applied:
+        first = next(iter(applied))
+        raise RuntimeError(
+            f"TASD is already applied to {len(applied)} layer(s) of this model (e.g. {first!r}); "
+            "call remove_tasd_(model) first"
+        )
+    plan.validate(model)
+    reports = []
+    try:
+        for fqn, layer_plan in plan.decomposed().items():
+            reports.append(_apply_layer(fqn, model.get_submodule(fqn), layer_plan))
+    except Exception:
+        remove_tasd_(model)  # all or nothing: never leave a half-decomposed model behind
+        raise
+    return reports
+
+
+def remove_tasd_(model: nn.Module) -> int:
+    """Undo :func:`apply_tasd_` exactly (original weight data back, hooks removed).
+
+    Returns the number of layers restored; 0 when nothing was applied.
+    """
+    layers = tasd_layers(model)
+    for module in layers.values():
+        state: _LayerState = getattr(module, _STATE)
+        if state.original_weight is not None:
+            module.weight.data = state.original_weight
+        if state.hook is not None:
+            state.hook.remove()
+        delattr(module, _STATE)
+    return len(layers)
+
+
+def _weight_stats(original: torch.Tensor, folded: torch.Tensor) -> dict:
+    o, f = original.double(), folded.double()
+    total = float(o.square().sum())
+    kept = float(f.square().sum())
+    error = float((o - f).square().sum())
+    numel = max(original.numel(), 1)
+    return {
+        "density": int(torch.count_nonzero(folded)) / numel,
+        "kept_energy": 1.0 if total == 0 else kept / total,
+        "relative_error": 0.0 if total == 0 else (error / total) ** 0.5,
+    }
+
+
+def tasd_layer_stats(model: nn.Module) -> list[dict]:
+    """One flat row per decomposed layer: series, dense reasons and, for TASD-W, the weight's
+    density, kept energy and relative error (computed on first request, then cached)."""
+    rows = []
+    for module in tasd_layers(model).values():
+        state: _LayerState = getattr(module, _STATE)
+        report = state.report
+        row = {
+            "fqn": report.fqn,
+            "op": report.op,
+            "weights": report.weights,
+            "activations": report.activations,
+            "dense_reason": "; ".join(report.reasons) or None,
+        }
+        if state.original_weight is not None:
+            if state.stats is None:
+                with torch.no_grad():
+                    state.stats = _weight_stats(state.original_weight, module.weight.detach())
+            row.update(state.stats)
+        rows.append(row)
+    return rows
