@@ -10,7 +10,7 @@ import platform
 from setuptools import Extension, setup
 
 SOURCE = "tasder_plugin/tasd/_nmkernel.cpp"
-FLAGS = ["-O3", "-std=c++17", "-fno-strict-aliasing"]
+FLAGS = ["-O3", "-std=c++17", "-fno-strict-aliasing", "-fopenmp"]
 
 
 def kernel(module: str, extra_flags: list[str]) -> Extension:
@@ -20,7 +20,7 @@ def kernel(module: str, extra_flags: list[str]) -> Extension:
         language="c++",
         define_macros=[("TASDER_MODULE", module)],
         extra_compile_args=FLAGS + extra_flags,
-        extra_link_args=["-pthread"],
+        extra_link_args=["-fopenmp"],
         optional=True,
     )
 
