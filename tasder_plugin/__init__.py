@@ -4,6 +4,7 @@ The public API is re-exported here (see shared/DESIGN.md); subpackages hold the 
 """
 
 from .nn import LayerPlan, ModelPlan, apply_tasd_, remove_tasd_, tasd_layer_stats
+from .profile import GemmRecord, ModelProfile, profile_model
 from .tasd import (
     NMPattern,
     TASDSeries,
@@ -18,6 +19,9 @@ from .tasd import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "GemmRecord",
+    "ModelProfile",
+    "profile_model",
     "LayerPlan",
     "ModelPlan",
     "apply_tasd_",

@@ -179,6 +179,12 @@ class ModelPlan(Mapping[str, LayerPlan]):
             unknown = set(entry) - {"weights", "activations"}
             if unknown:
                 raise ValueError(f"layer {name!r}: unknown plan keys {sorted(unknown)}")
+            for key in ("weights", "activations"):
+                if isinstance(entry.get(key), int):
+                    raise ValueError(
+                        f"layer {name!r}: {key} is the number {entry[key]}; YAML 1.1 reads an "
+                        "unquoted n:m such as 2:4 as a base-60 number: quote it ('2:4')"
+                    )
             try:
                 layers[name] = LayerPlan(entry.get("weights"), entry.get("activations"))
             except ValueError as err:

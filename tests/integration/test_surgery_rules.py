@@ -152,6 +152,9 @@ def test_bad_plan_files(tmp_path):
     bad.write_text("version: 1\nlayers:\n  fc: {weights: '5:4'}\n")
     with pytest.raises(ValueError, match="layer 'fc': .*'5:4'"):
         ModelPlan.load(bad)
+    bad.write_text("layers:\n  fc: {weights: 2:4}\n")
+    with pytest.raises(ValueError, match="quote it"):
+        ModelPlan.load(bad)
     bad.write_text("layers:\n  fc: {weight: '2:4'}\n")
     with pytest.raises(ValueError, match="unknown plan keys"):
         ModelPlan.load(bad)

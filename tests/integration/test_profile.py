@@ -1,0 +1,230 @@
+"""profile_model: GEMM shapes match the conventions and the MACs torch's FLOP counter sees."""
+
+from __future__ import annotations
+
+import functools
+import pickle
+from collections import OrderedDict
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+from tasder_plugin.nn import layer_kind
+from tasder_plugin.profile import GemmRecord, ModelProfile, profile_model
+from tests.integration import model_zoo
+
+# FlopCounterMode has no formula for the CPU flash-attention kernel (it counts 0 FLOPs for SDPA on
+# CPU); give it the one it uses for the other SDPA kernels so the reference counts attention.
+_CPU_SDPA = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: (
+        lambda q, k, v, *args, out_shape=None, **kwargs: sdpa_flop_count(q, k, v)
+    )
+}
+_FAST = {"resnet18", "bert", "distilbert", "gpt2", "hf_vit"}
+
+
+def _zoo_params(names):
+    return [n if n in _FAST else pytest.param(n, marks=pytest.mark.slow) for n in names]
+
+
+@functools.cache
+def _profiled(name: str):
+    """(model, profile, reference MACs, fqns of GEMM layers that ran), once per model."""
+    model, example = model_zoo.build(name)
+    ran: list[str] = []
+    handles = [
+        module.register_forward_hook(lambda *_, fqn=fqn: ran.append(fqn))
+        for fqn, module in model.named_modules()
+        if layer_kind(module) is not None
+    ]
+    with FlopCounterMode(display=False, custom_mapping=_CPU_SDPA) as counter:
+        model_zoo.run(model, example)
+    for handle in handles:
+        handle.remove()
+    return model, profile_model(model, example), counter.get_total_flops() / 2, ran
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_cached_models():
+    yield
+    _profiled.cache_clear()
+
+
+def _hooks(model: nn.Module) -> list:
+    return [
+        hooks
+        for module in model.modules()
+        for hooks in (
+            module._forward_hooks,
+            module._forward_pre_hooks,
+            module._forward_hooks_with_kwargs,
+            module._forward_pre_hooks_with_kwargs,
+            module._forward_hooks_always_called,
+        )
+        if hooks
+    ]
+
+
+@pytest.mark.parametrize("name", _zoo_params(model_zoo.ALL_MODELS))
+def test_zoo_macs_match_flop_counter_and_every_layer_is_listed(name):
+    model, prof, reference_macs, ran = _profiled(name)
+    assert prof.total_macs == pytest.approx(reference_macs, rel=0.01)
+    assert [r.fqn for r in prof.weight_gemms()] == ran
+    assert all(r.macs == r.M * r.N * r.K for r in prof.records)
+    assert _hooks(model) == [] and not model.training
+
+
+def test_resnet18_stem_conv_follows_the_conventions():
+    prof = _profiled("resnet18")[1]
+    (conv1,) = prof.by_fqn("conv1")
+    # 96x96 input, stride 2 -> 48x48 output pixels; K = 3 channels x 7 x 7 taps.
+    assert (conv1.op, conv1.M, conv1.N, conv1.K, conv1.groups) == ("conv2d", 48 * 48, 64, 147, 1)
+    assert conv1.weight_numel == 64 * 3 * 7 * 7 and conv1.is_weight_gemm
+    assert conv1.output_shape == (1, 64, 48, 48)
+    (fc,) = prof.by_fqn("fc")
+    assert (fc.op, fc.M, fc.N, fc.K) == ("linear", 1, 1000, 512)
+
+
+@pytest.mark.slow
+def test_depthwise_conv_in_mobilenetv3_has_per_group_k():
+    model, prof = _profiled("mobilenetv3_large_100")[:2]
+    modules = dict(model.named_modules())
+    depthwise = [r for r in prof.weight_gemms() if r.op == "conv2d" and modules[r.fqn].groups > 1]
+    assert depthwise
+    for record in depthwise:
+        conv = modules[record.fqn]
+        kh, kw = conv.kernel_size
+        assert record.K == kh * kw * conv.in_channels // conv.groups
+        assert (record.N, record.groups) == (conv.out_channels, conv.groups)
+
+
+@pytest.mark.parametrize("name, layers", [("vit_small_patch16_224", 12), ("bert", 2)])
+def test_attention_gemms_are_listed_dense(name, layers):
+    prof = _profiled(name)[1]
+    attention = [r for r in prof.records if r.op in ("sdpa", "matmul")]
+    assert len(attention) == 2 * layers
+    assert all(not r.is_weight_gemm and r.weight_numel == 0 for r in attention)
+    assert {r.fqn.rsplit(".", 1)[-1] for r in attention} == {"qk", "av"}
+
+
+def test_linear_histogram_one_nonzero_per_block_of_four():
+    x = torch.zeros(3, 8)
+    x[:, 1] = 1.0
+    x[:, 6] = -2.0
+    (record,) = profile_model(nn.Linear(8, 5), x).records
+    assert record.input_block_nnz_hist == {4: (0, 6, 0, 0, 0), 8: (0, 0, 3, 0, 0, 0, 0, 0, 0)}
+    assert record.input_density == pytest.approx(0.25)
+    assert (record.M, record.N, record.K, record.weight_numel) == (3, 5, 8, 40)
+
+
+def test_tail_block_is_counted():
+    x = torch.ones(2, 6)
+    (record,) = profile_model(nn.Linear(6, 1), x).records
+    assert record.input_block_nnz_hist[4] == (0, 0, 2, 0, 2)  # per row: one full block, tail of 2
+
+
+def test_grouped_conv_blocks_stay_inside_a_group():
+    x = torch.zeros(1, 8, 5, 5)
+    x[:, 0] = 1.0  # one non-zero in each group of 4 channels
+    x[:, 4] = 1.0
+    conv = nn.Conv2d(8, 6, 3, groups=2)
+    (record,) = profile_model(conv, x).records
+    pixels = 5 * 5
+    # m=8 is wider than a group: each group is one short block with 1 non-zero, never 2.
+    assert record.input_block_nnz_hist[8] == (0, 2 * pixels, 0, 0, 0, 0, 0, 0, 0)
+    assert (record.M, record.N, record.K, record.groups) == (3 * 3, 6, 4 * 9, 2)
+
+
+def test_hf_conv1d_is_a_weight_gemm():
+    prof = _profiled("gpt2")[1]
+    (c_attn,) = prof.by_fqn("h.0.attn.c_attn")
+    assert (c_attn.op, c_attn.M, c_attn.N, c_attn.K) == ("conv1d", 16, 192, 64)
+    assert c_attn.is_weight_gemm and c_attn.weight_numel == 64 * 192
+
+
+class _Attention(nn.Module):
+    def forward(self, q, k, v, causal: bool = False):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+class _ExplicitAttention(nn.Module):
+    def forward(self, q, k, v):
+        return (q @ k.transpose(-2, -1)).softmax(-1) @ v
+
+
+def test_sdpa_is_two_gemms_whatever_the_backend():
+    q, k, v = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 7, 4), torch.randn(2, 3, 7, 6)
+    prof = profile_model(_Attention(), (q, k, v))
+    with sdpa_kernel(SDPBackend.MATH):  # decomposes into bmm: must not be counted twice
+        assert profile_model(_Attention(), (q, k, v)) == prof
+    qk, av = prof.records
+    assert (qk.fqn, qk.op, qk.M, qk.N, qk.K, qk.groups) == ("sdpa0.qk", "sdpa", 5, 6 * 7, 4, 6)
+    assert (av.fqn, av.M, av.N, av.K, av.output_shape) == ("sdpa0.av", 5, 6 * 6, 7, (2, 3, 5, 6))
+    explicit = profile_model(_ExplicitAttention(), (q, k, v))
+    assert [r.op for r in explicit.records] == ["matmul", "matmul"]
+    assert explicit.total_macs == prof.total_macs
+
+
+def test_causal_attention_probabilities_are_lower_triangular():
+    q = torch.randn(1, 2, 4, 8)
+    _, av = profile_model(_Attention(), (q, q, q, True)).records
+    assert av.input_density == pytest.approx(10 / 16)
+    # rows of the 4x4 causal mask hold 1, 2, 3, 4 non-zeros; 2 heads
+    assert av.input_block_nnz_hist[4] == (0, 2, 2, 2, 2)
+
+
+def test_hooks_and_training_flags_are_restored_even_on_error():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(), nn.Linear(4, 2))
+    model.train()
+    model[1].eval()
+    user_hook = model[0].register_forward_hook(lambda *_: None)
+    profile_model(model, torch.randn(2, 4))
+    assert [m.training for m in model.modules()] == [True, True, False, True]
+    assert list(model[0]._forward_hooks) == [user_hook.id]
+    with pytest.raises(RuntimeError):
+        profile_model(model, torch.randn(2, 3))  # shape mismatch inside the forward
+    assert [m.training for m in model.modules()] == [True, True, False, True]
+    user_hook.remove()
+    assert _hooks(model) == []
+
+
+def test_profile_is_deterministic_and_tabular():
+    model, example = model_zoo.build("bert")
+    first, second = profile_model(model, example), profile_model(model, example)
+    assert first == second and isinstance(first, ModelProfile)
+    assert pickle.loads(pickle.dumps(first)) == first
+    assert all(isinstance(r, GemmRecord) for r in first.records)
+    table = pd.DataFrame(first.as_rows())
+    assert len(table) == len(first.records) and table["macs"].sum() == first.total_macs
+    assert table["input_blocks4_nnz4"].dtype.kind == "i"
+
+
+def test_by_fqn_suggests_close_names():
+    model = nn.Sequential(OrderedDict(fc1=nn.Linear(4, 4), act=nn.ReLU(), fc2=nn.Linear(4, 1)))
+    prof = profile_model(model, torch.randn(1, 4))
+    assert prof.by_fqn("fc2")[0].N == 1
+    with pytest.raises(KeyError, match="did you mean.*fc1"):
+        prof.by_fqn("fc")
+
+
+def test_unsupported_example_batch_type_is_a_clear_error():
+    model = nn.Linear(4, 2)
+    with pytest.raises(ValueError, match="example_batch must be a tensor"):
+        profile_model(model, [torch.randn(1, 4)])
+    assert _hooks(model) == []
+
+
+def test_unregistered_convs_are_counted_as_dense_gemms():
+    model = nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, groups=2), nn.Flatten(2))
+    x = torch.randn(2, 4, 5, 5)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    (record,) = profile_model(model, x).records
+    assert (record.fqn, record.op, record.is_weight_gemm) == ("0.conv0", "convolution", False)
+    assert record.macs == counter.get_total_flops() // 2
+    assert (record.M, record.K, record.groups) == (2 * 5 * 5, 4 // 2, 2)
