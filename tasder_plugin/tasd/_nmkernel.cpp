@@ -316,7 +316,7 @@ int64_t dispatch(const Job& j, int esize, idx_t g0, idx_t g1) {
 void advise_huge_pages(char* data, idx_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-    if (data == nullptr || bytes < static_cast<idx_t>(2 * kHuge)) return;
+    if (data == nullptr || bytes < static_cast<idx_t>(kHuge)) return;
     const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
     const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
     if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
