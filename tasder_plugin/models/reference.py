@@ -1,0 +1,83 @@
+"""The project's own offline reference models: timm test architectures trained on digits.
+
+``reference_resnet`` is timm ``test_resnet`` and ``reference_vit`` timm ``test_vit`` (patch 4 at
+32x32), both with one input channel and ten classes, trained on the digits ``train`` split by
+``python -m tasder_plugin.models.train_reference``, which reproduces the committed checkpoints
+(safetensors, with a JSON card recording the command, seed, versions and accuracy).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import timm
+import torch
+from safetensors.torch import load_file
+
+from ..data.digits import DIGITS_CLASSES, DIGITS_IMAGE_SIZE
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """A timm architecture and the keyword arguments that adapt it to 32x32 digits."""
+
+    architecture: str
+    kwargs: dict = field(default_factory=dict)
+    min_accuracy: float = 0.0  # dense top-1 on the eval split the committed checkpoint must reach
+    train_epochs: int = 30  # what the training command uses by default
+
+    def create(self) -> torch.nn.Module:
+        return timm.create_model(
+            self.architecture,
+            pretrained=False,
+            num_classes=DIGITS_CLASSES,
+            in_chans=1,
+            **self.kwargs,
+        )
+
+
+REFERENCE_MODELS: dict[str, ReferenceSpec] = {
+    "reference_resnet": ReferenceSpec("test_resnet", min_accuracy=0.98, train_epochs=30),
+    "reference_vit": ReferenceSpec(
+        "test_vit",
+        {"img_size": DIGITS_IMAGE_SIZE, "patch_size": 4},
+        min_accuracy=0.96,
+        train_epochs=80,
+    ),
+}
+
+
+def _spec(name: str) -> ReferenceSpec:
+    if name not in REFERENCE_MODELS:
+        raise ValueError(f"unknown reference model {name!r}; known: {sorted(REFERENCE_MODELS)}")
+    return REFERENCE_MODELS[name]
+
+
+def checkpoint_path(name: str) -> Path:
+    return CHECKPOINT_DIR / f"{name}.safetensors"
+
+
+def model_card(name: str) -> dict:
+    """The JSON card written next to a checkpoint by the training command."""
+    path = checkpoint_path(name).with_suffix(".json")
+    if not path.is_file():
+        raise FileNotFoundError(f"no model card for {name!r} at {path}")
+    return json.loads(path.read_text())
+
+
+def build_reference(name: str, pretrained: bool = True) -> torch.nn.Module:
+    """A reference model in eval mode; ``pretrained`` loads the committed digits checkpoint."""
+    model = _spec(name).create()
+    if pretrained:
+        path = checkpoint_path(name)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"reference checkpoint {path} is missing; recreate it with "
+                f"`python -m tasder_plugin.models.train_reference --model {name}`"
+            )
+        model.load_state_dict(load_file(path))
+    return model.eval()

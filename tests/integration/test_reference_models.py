@@ -1,0 +1,47 @@
+"""The offline reference models and the digits splits they are trained and evaluated on."""
+
+import pytest
+import torch
+
+from tasder_plugin.data import digits_splits
+from tasder_plugin.models import REFERENCE_MODELS, build_reference
+from tasder_plugin.models.reference import model_card
+from tasder_plugin.models.train_reference import accuracy, train
+
+
+def test_digits_splits_are_fixed_disjoint_and_stratified():
+    first, second = digits_splits(), digits_splits()
+    sizes = {name: len(ds) for name, ds in first.items()}
+    assert sum(sizes.values()) == 1797 and sizes["train"] > sizes["calib"] > 0
+    rows = {
+        name: {tuple(x.flatten().tolist()) for x in ds.tensors[0]} for name, ds in first.items()
+    }
+    for name in first:
+        assert torch.equal(first[name].tensors[0], second[name].tensors[0])
+        assert set(first[name].tensors[1].tolist()) == set(range(10))
+    # no image of the eval split is in the calibration or training split
+    assert not rows["eval"] & rows["calib"] and not rows["eval"] & rows["train"]
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_MODELS))
+def test_committed_checkpoint_reaches_its_bar_and_matches_its_card(name):
+    model = build_reference(name)
+    measured = accuracy(model, digits_splits()["eval"])
+    card = model_card(name)
+    assert measured >= REFERENCE_MODELS[name].min_accuracy
+    assert measured == pytest.approx(card["eval_top1"], abs=1e-6)
+    assert card["command"].startswith("python -m tasder_plugin.models.train_reference")
+
+
+def test_unknown_reference_model_lists_the_known_ones():
+    with pytest.raises(ValueError, match="reference_resnet"):
+        build_reference("reference_resnett")
+
+
+@pytest.mark.slow
+def test_training_is_reproducible():
+    a, card_a = train("reference_resnet", epochs=1, seed=3, lr=3e-3)
+    b, card_b = train("reference_resnet", epochs=1, seed=3, lr=3e-3)
+    for (key, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), key
+    assert card_a["eval_top1"] == card_b["eval_top1"]
