@@ -3,6 +3,7 @@
 The public API is re-exported here (see shared/DESIGN.md); subpackages hold the implementations.
 """
 
+from .hardware import estimate_cost, load_hardware
 from .nn import LayerPlan, ModelPlan, apply_tasd_, remove_tasd_, tasd_layer_stats
 from .profile import GemmRecord, ModelProfile, profile_model
 from .tasd import (
@@ -19,6 +20,8 @@ from .tasd import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "estimate_cost",
+    "load_hardware",
     "GemmRecord",
     "ModelProfile",
     "profile_model",

@@ -67,6 +67,9 @@ class GemmRecord:
     input_density: float
     input_block_nnz_hist: dict[int, tuple[int, ...]] = field(hash=False)  # a dict: picklable
     output_shape: tuple[int, ...]
+    # Length of one blocked row of K: channels per group of a conv (K = that x kernel taps);
+    # all of K otherwise. N:M blocks never cross it, and a row narrower than m cannot be blocked.
+    channels_per_group: int = 0
 
     def as_row(self) -> dict:
         """A flat dict (scalars only): one histogram bin per column, the shape as ``AxBxC``."""
@@ -82,6 +85,7 @@ class GemmRecord:
             "is_weight_gemm": self.is_weight_gemm,
             "input_density": self.input_density,
             "output_shape": "x".join(str(s) for s in self.output_shape),
+            "channels_per_group": self.channels_per_group,
         }
         for m, counts in self.input_block_nnz_hist.items():
             row.update({f"input_blocks{m}_nnz{k}": c for k, c in enumerate(counts)})
@@ -210,7 +214,7 @@ class _Recorder:
         self._suffixes[fqn, kind] += 1
         return f"{fqn}.{kind}{index}" if fqn else f"{kind}{index}"
 
-    def add(self, fqn, op, mnk, groups, stats, output_shape, weight_numel=0) -> None:
+    def add(self, fqn, op, mnk, groups, stats, output_shape, weight_numel=0, row=None) -> None:
         m, n, k = (int(d) for d in mnk)
         self.records.append(
             GemmRecord(
@@ -226,6 +230,7 @@ class _Recorder:
                 input_density=stats[0],
                 input_block_nnz_hist=stats[1],
                 output_shape=tuple(output_shape),
+                channels_per_group=k if row is None else int(row),
             )
         )
 
@@ -245,7 +250,10 @@ def _record_layer(rec: _Recorder, fqn: str, kind: LayerKind, module: nn.Module, 
     n = weight.numel() // k
     out = _layer_tensor(fqn, out)
     mnk = (out.numel() // n, n, k)
-    rec.add(fqn, kind.op, mnk, kind.groups(module), rec.pending_stats, out.shape, weight.numel())
+    row = kind.channels_per_group(module)
+    rec.add(
+        fqn, kind.op, mnk, kind.groups(module), rec.pending_stats, out.shape, weight.numel(), row
+    )
 
 
 def _install_hooks(model: nn.Module, rec: _Recorder, stack: ExitStack) -> None:

@@ -228,3 +228,20 @@ def test_unregistered_convs_are_counted_as_dense_gemms():
     assert (record.fqn, record.op, record.is_weight_gemm) == ("0.conv0", "convolution", False)
     assert record.macs == counter.get_total_flops() // 2
     assert (record.M, record.K, record.groups) == (2 * 5 * 5, 4 // 2, 2)
+
+
+def test_channels_per_group_is_the_blocked_row_and_cost_keeps_narrow_rows_dense():
+    from torch import nn
+
+    from tasder_plugin import ModelPlan, profile_model
+    from tasder_plugin.hardware import estimate_cost
+
+    model = nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(16, 16, 3, groups=16), nn.Conv2d(16, 8, 1))
+    prof = profile_model(model, torch.randn(1, 3, 12, 12))
+    assert [r.channels_per_group for r in prof.records] == [3, 1, 16]
+    assert [r.K for r in prof.records] == [27, 9, 16]
+    cost = estimate_cost(prof, ModelPlan.uniform(model, weights="2:4"), "2of4")
+    rows = {r.fqn: r for r in cost.per_layer}
+    assert rows["0"].weights_ran_as == rows["1"].weights_ran_as == "dense"
+    assert any("narrower" in reason for reason in rows["1"].reasons)
+    assert rows["2"].weights_ran_as == "2:4"

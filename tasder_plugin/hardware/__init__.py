@@ -1,0 +1,35 @@
+"""Hardware specs (``conf/hw/*.yaml``) and the analytic cost model (cycles, energy, EDP).
+
+Imports neither Lightning nor Hydra: numpy, PyYAML and the TASD pattern types only.
+"""
+
+from .cover import cover, covers, k_eff, metadata_bits
+from .load import HW_DIR, hardware_names, load_hardware
+from .mapping import LayerMapping, Pass, map_layer
+from .model import LayerShape, evaluate
+from .report import Comparison, CostReport, LayerCost, cost_candidates, estimate_cost
+from .spec import HardwareSpec
+from .table import CandidateTable, build_table
+
+__all__ = [
+    "CandidateTable",
+    "Comparison",
+    "CostReport",
+    "HW_DIR",
+    "HardwareSpec",
+    "LayerCost",
+    "LayerMapping",
+    "LayerShape",
+    "Pass",
+    "build_table",
+    "cost_candidates",
+    "cover",
+    "covers",
+    "estimate_cost",
+    "evaluate",
+    "hardware_names",
+    "k_eff",
+    "load_hardware",
+    "map_layer",
+    "metadata_bits",
+]

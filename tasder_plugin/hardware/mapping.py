@@ -1,0 +1,130 @@
+"""Mapping a layer plan onto hardware: which pattern each term runs as, and the passes.
+
+A pass is one (weight term, activation term) product; ``None`` on a side means that side runs
+dense in that pass. Terms that cannot run exactly are mapped by the cover rule and the reason
+is recorded; with ``strict=True`` the same situations raise a one-line ValueError instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..tasd.patterns import NMPattern, TASDSeries
+from .cover import cover
+from .spec import HardwareSpec
+
+__all__ = ["Pass", "LayerMapping", "map_layer"]
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass: the hardware patterns it runs (``None``: dense) and the planned ones."""
+
+    w: NMPattern | None
+    a: NMPattern | None
+    w_plan: NMPattern | None
+    a_plan: NMPattern | None
+
+
+@dataclass(frozen=True)
+class LayerMapping:
+    passes: tuple[Pass, ...]
+    weights_ran_as: str  # e.g. "2:4+2:4" or "dense"
+    activations_ran_as: str
+    transposed: bool  # one-sided hardware ran TASD-A as O^T = W^T A^T (M and N swap)
+    reasons: tuple[str, ...]
+
+
+def _join(terms) -> str:
+    return "dense" if all(t is None for t in terms) else "+".join(str(t or "dense") for t in terms)
+
+
+class _Mapper:
+    def __init__(self, hw: HardwareSpec, strict: bool, fqn: str):
+        self.hw, self.strict, self.fqn, self.reasons = hw, strict, fqn, []
+
+    def note(self, message: str) -> None:
+        if self.strict:
+            raise ValueError(
+                f"layer {self.fqn!r} cannot run exactly on {self.hw.name!r}: {message}"
+            )
+        self.reasons.append(message)
+
+    def side(self, side: str, series: TASDSeries | None, row: int | None) -> list:
+        """Hardware patterns for each term of one side; ``[None]`` when the side runs dense."""
+        sp = self.hw.sparsity
+        if series is None:
+            return [None]
+        if row is not None and row < max(p.m for p in series):
+            widest = max(p.m for p in series)
+            self.note(f"{side}: {row} channels per group along K are narrower than m={widest}")
+            return [None]
+        if sp.engine == "unstructured":
+            return list(series.patterns)
+        supported = sp.weights if side == "W" else sp.activations
+        mapped = [cover(p, supported) for p in series]
+        if any(m is None for m in mapped):
+            bad = next(p for p, m in zip(series, mapped, strict=True) if m is None)
+            names = ", ".join(str(p) for p in supported) or "none"
+            self.note(f"{side}: term {bad} has no cover among {{{names}}}; {side} ran dense")
+            return [None]
+        for planned, ran in zip(series, mapped, strict=True):
+            if planned != ran:
+                self.note(f"{side}: term {planned} ran as {ran} (cover rule)")
+        return mapped
+
+    def dense_weights_block_dual(self, w_terms: list) -> list:
+        """S2TA bounds weights at n:B: a dense weight side runs as ceil(B/n) exact passes."""
+        bound = self.hw.sparsity.weights[0]
+        if w_terms != [None] or bound.is_dense:
+            return w_terms
+        count = -(-bound.m // bound.n)
+        self.reasons.append(f"W: dense weights run as {count} passes of {bound} (weight bound)")
+        return [bound] * count
+
+
+def _density(terms: list) -> float:
+    return sum(1.0 if t is None else t.n / t.m for t in terms)
+
+
+def map_layer(
+    plan_w: TASDSeries | None,
+    plan_a: TASDSeries | None,
+    hw: HardwareSpec,
+    *,
+    row: int | None = None,
+    is_weight_gemm: bool = True,
+    strict: bool = False,
+    fqn: str = "",
+) -> LayerMapping:
+    """Map one layer's planned series onto ``hw``; ``row`` = channels per group (None: all K)."""
+    mapper = _Mapper(hw, strict, fqn)
+    if not is_weight_gemm and (plan_w is not None or plan_a is not None):
+        mapper.note("activation GEMM (no weight operand): runs dense")
+        plan_w = plan_a = None
+    w_terms = mapper.side("W", plan_w, row)
+    a_terms = mapper.side("A", plan_a, row)
+    transposed = False
+    sp = hw.sparsity
+    if sp.engine == "block_dual":
+        w_terms = mapper.dense_weights_block_dual(w_terms)
+    elif not sp.dual and w_terms != [None] and a_terms != [None]:
+        keep_w = _density(w_terms) <= _density(a_terms)  # work of each option, in dense passes
+        dropped = "A" if keep_w else "W"
+        mapper.note(f"one compressed operand per layer: {dropped} ran dense")
+        if keep_w:
+            a_terms = [None]
+        else:
+            w_terms = [None]
+    if sp.engine == "nm" and not sp.dual and a_terms != [None]:
+        transposed = True
+    w_plan = list(plan_w.patterns) if plan_w is not None and w_terms != [None] else [None]
+    a_plan = list(plan_a.patterns) if plan_a is not None and a_terms != [None] else [None]
+    if len(w_plan) != len(w_terms):  # block_dual split of dense weights
+        w_plan = [None] * len(w_terms)
+    passes = tuple(
+        Pass(w, a, wp, ap)
+        for w, wp in zip(w_terms, w_plan, strict=True)
+        for a, ap in zip(a_terms, a_plan, strict=True)
+    )
+    return LayerMapping(passes, _join(w_terms), _join(a_terms), transposed, tuple(mapper.reasons))

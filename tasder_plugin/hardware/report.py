@@ -1,0 +1,199 @@
+"""``estimate_cost``: a model profile under a plan on one accelerator -> a ``CostReport``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..tasd.patterns import TASDSeries
+from .load import load_hardware
+from .model import LayerShape, evaluate
+from .spec import HardwareSpec
+from .table import CandidateTable, build_table
+
+__all__ = ["LayerCost", "CostReport", "Comparison", "estimate_cost", "cost_candidates"]
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """One GEMM of the profile: what ran, how long it took, what it cost."""
+
+    fqn: str
+    op: str
+    M: int
+    N: int
+    K: int
+    groups: int
+    weights_planned: str
+    activations_planned: str
+    weights_ran_as: str
+    activations_ran_as: str
+    transposed: bool
+    passes: int
+    compute_cycles: float
+    cycles: float
+    latency_s: float
+    energy_j: float
+    energy_breakdown_j: dict[str, float] = field(hash=False)
+    dram_bytes: float
+    reasons: tuple[str, ...]
+
+    @property
+    def edp_js(self) -> float:
+        return self.energy_j * self.latency_s
+
+    def as_row(self) -> dict:
+        row = {k: v for k, v in self.__dict__.items() if k != "energy_breakdown_j"}
+        row["reasons"] = "; ".join(self.reasons)
+        row["edp_js"] = self.edp_js
+        row.update({f"energy_{k}_j": v for k, v in self.energy_breakdown_j.items()})
+        return row
+
+
+@dataclass(frozen=True)
+class Comparison:
+    speedup: float  # dense latency / this latency
+    energy_ratio: float  # this energy / dense energy
+    edp_reduction: float  # 1 - EDP / EDP_dense
+
+
+@dataclass(frozen=True)
+class CostReport:
+    """Totals over layers; network EDP = (sum of energies) x (sum of latencies)."""
+
+    hardware: str
+    schedule: str
+    per_layer: tuple[LayerCost, ...]
+
+    @property
+    def cycles(self) -> float:
+        return float(sum(r.cycles for r in self.per_layer))
+
+    @property
+    def compute_cycles(self) -> float:
+        return float(sum(r.compute_cycles for r in self.per_layer))
+
+    @property
+    def latency_s(self) -> float:
+        return float(sum(r.latency_s for r in self.per_layer))
+
+    @property
+    def energy_j(self) -> float:
+        return float(sum(r.energy_j for r in self.per_layer))
+
+    @property
+    def edp_js(self) -> float:
+        return self.energy_j * self.latency_s
+
+    @property
+    def energy_breakdown_j(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for r in self.per_layer:
+            for k, v in r.energy_breakdown_j.items():
+                total[k] = total.get(k, 0.0) + v
+        return total
+
+    def vs(self, dense: CostReport) -> Comparison:
+        """Speed-up, energy ratio and EDP reduction relative to ``dense`` (same hardware)."""
+        return Comparison(
+            speedup=dense.latency_s / self.latency_s,
+            energy_ratio=self.energy_j / dense.energy_j,
+            edp_reduction=1.0 - self.edp_js / dense.edp_js,
+        )
+
+    def summary(self) -> dict:
+        return {
+            "hw": self.hardware,
+            "schedule": self.schedule,
+            "cycles": self.cycles,
+            "latency_s": self.latency_s,
+            "energy_j": self.energy_j,
+            "edp_js": self.edp_js,
+            **{f"energy_{k}_j": v for k, v in self.energy_breakdown_j.items()},
+        }
+
+
+def _shape(record) -> LayerShape:
+    row = getattr(record, "channels_per_group", None) or None  # 0/None: all of K is one row
+    return LayerShape(record.M, record.N, record.K, record.groups, row, record.input_density)
+
+
+_PARTS = ("mac", "registers")
+
+
+def _layer_cost(record, plan, hw: HardwareSpec, strict: bool) -> LayerCost:
+    w = None if plan is None else plan.weights
+    a = None if plan is None else plan.activations
+    table = build_table(
+        [(w, a)],
+        hw,
+        row=_shape(record).row,
+        is_weight_gemm=record.is_weight_gemm,
+        strict=strict,
+        fqn=record.fqn,
+    )
+    out = evaluate(_shape(record), table, hw)
+    mp = table.mappings[0]
+    names = [*_PARTS, *(b.name for b in hw.buffers), "dram", "metadata", "selector"]
+    reasons = mp.reasons
+    if not record.is_weight_gemm and not reasons:
+        reasons = ("activation GEMM: runs dense",)
+    return LayerCost(
+        fqn=record.fqn,
+        op=record.op,
+        M=record.M,
+        N=record.N,
+        K=record.K,
+        groups=record.groups,
+        weights_planned=str(w or "dense"),
+        activations_planned=str(a or "dense"),
+        weights_ran_as=mp.weights_ran_as,
+        activations_ran_as=mp.activations_ran_as,
+        transposed=mp.transposed,
+        passes=len(mp.passes),
+        compute_cycles=float(out["compute_cycles"][0]),
+        cycles=float(out["cycles"][0]),
+        latency_s=float(out["latency_s"][0]),
+        energy_j=float(out["energy_j"][0]),
+        energy_breakdown_j={n: float(out[f"energy_{n}_j"][0]) for n in names},
+        dram_bytes=float(out["dram_bytes"][0]),
+        reasons=reasons,
+    )
+
+
+def estimate_cost(
+    profile, plan: Mapping, hw: HardwareSpec | str, strict: bool = False
+) -> CostReport:
+    """Cost every GEMM of ``profile`` under ``plan`` on ``hw`` (a spec, preset name or path).
+
+    Layers absent from the plan and activation GEMMs run dense. A term the hardware cannot run
+    exactly is mapped by the cover rule (and the row says why), or raises with ``strict=True``.
+    """
+    hw = load_hardware(hw)
+    unknown = [name for name in plan if not any(r.fqn == name for r in profile.records)]
+    if unknown:
+        raise ValueError(f"plan layer {unknown[0]!r} is not in the profile")
+    rows = tuple(_layer_cost(r, plan.get(r.fqn), hw, strict) for r in profile.records)
+    return CostReport(hw.name, hw.sparsity.schedule, rows)
+
+
+def cost_candidates(
+    record,
+    pairs: Sequence[tuple[TASDSeries | None, TASDSeries | None]] | CandidateTable,
+    hw: HardwareSpec | str,
+) -> dict[str, np.ndarray]:
+    """Cost one profiled GEMM under many (weights, activations) candidates at once.
+
+    ``pairs`` may be a prebuilt :func:`build_table` (reuse it across layers with the same
+    ``channels_per_group`` class); returns per-candidate arrays as :func:`evaluate` does.
+    """
+    hw = load_hardware(hw)
+    shape = _shape(record)
+    table = (
+        pairs
+        if isinstance(pairs, CandidateTable)
+        else build_table(pairs, hw, row=shape.row, is_weight_gemm=record.is_weight_gemm)
+    )
+    return evaluate(shape, table, hw)

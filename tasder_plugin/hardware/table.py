@@ -1,0 +1,113 @@
+"""Candidate tables: many mapped (weight series, activation series) pairs as flat numpy arrays.
+
+A table is independent of the layer's shape (it depends on the hardware and on how many
+channels one blocked row has), so the search builds it once and costs every layer against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..tasd.patterns import TASDSeries
+from .cover import metadata_bits
+from .mapping import LayerMapping, map_layer
+from .spec import HardwareSpec
+
+__all__ = ["CandidateTable", "build_table"]
+
+
+@dataclass(frozen=True, eq=False)
+class CandidateTable:
+    """Per-pass arrays (``w_n``, ``w_m`` ... one entry per pass) and per-candidate ``starts``."""
+
+    mappings: tuple[LayerMapping, ...]
+    starts: np.ndarray  # index of each candidate's first pass
+    cand: np.ndarray  # candidate index of each pass
+    w_n: np.ndarray  # hardware pattern of the weight term (n = m = 1: dense)
+    w_m: np.ndarray
+    a_n: np.ndarray
+    a_m: np.ndarray
+    w_comp: np.ndarray  # bool: the weight term is compressed
+    a_comp: np.ndarray
+    sel_cmp: np.ndarray  # planned activation term: comparisons per element, n(m-1)/m
+    sel_first: np.ndarray  # bool: first pass using this activation term (materialised mode)
+    w_meta_bits: np.ndarray  # metadata bits per kept weight value
+    a_meta_bits: np.ndarray
+    cand_first: np.ndarray  # bool per pass: the candidate's first pass
+    cand_last: np.ndarray
+    transposed: np.ndarray  # per candidate
+    passes: np.ndarray  # per candidate
+
+
+def _pattern_arrays(patterns) -> tuple[list[int], list[int], list[bool]]:
+    n = [1 if p is None else p.n for p in patterns]
+    m = [1 if p is None else p.m for p in patterns]
+    return n, m, [p is not None and not p.is_dense for p in patterns]
+
+
+def build_table(
+    pairs: Sequence[tuple[TASDSeries | None, TASDSeries | None]],
+    hw: HardwareSpec,
+    *,
+    row: int | None = None,
+    is_weight_gemm: bool = True,
+    strict: bool = False,
+    fqn: str = "",
+) -> CandidateTable:
+    """Map every (weights, activations) pair; ``None`` or ``dense`` means that side is dense."""
+    fmt, block = hw.metadata_format, hw.sparsity.block
+    mappings = tuple(
+        map_layer(
+            None if w is None or w.is_dense else w,
+            None if a is None or a.is_dense else a,
+            hw,
+            row=row,
+            is_weight_gemm=is_weight_gemm,
+            strict=strict,
+            fqn=fqn,
+        )
+        for w, a in pairs
+    )
+    passes = [p for mp in mappings for p in mp.passes]
+    counts = np.array([len(mp.passes) for mp in mappings], dtype=np.int64)
+    w_n, w_m, w_comp = _pattern_arrays([p.w for p in passes])
+    a_n, a_m, a_comp = _pattern_arrays([p.a for p in passes])
+    sel_cmp, sel_first = [], []
+    for mp in mappings:
+        n_act = _n_act(mp)  # passes are weight-term-major: activation term j is first in pass j
+        for i, p in enumerate(mp.passes):
+            ap = p.a_plan if p.a is not None else None
+            sel_cmp.append(0.0 if ap is None else ap.n * (ap.m - 1) / ap.m)
+            sel_first.append(ap is not None and i < n_act)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    cand_first = np.zeros(len(passes), dtype=bool)
+    cand_first[starts] = True
+    cand_last = np.zeros(len(passes), dtype=bool)
+    cand_last[starts + counts - 1] = True
+    return CandidateTable(
+        mappings=mappings,
+        starts=starts,
+        cand_first=cand_first,
+        cand_last=cand_last,
+        cand=np.repeat(np.arange(len(mappings)), counts),
+        w_n=np.array(w_n, dtype=np.float64),
+        w_m=np.array(w_m, dtype=np.float64),
+        a_n=np.array(a_n, dtype=np.float64),
+        a_m=np.array(a_m, dtype=np.float64),
+        w_comp=np.array(w_comp, dtype=bool),
+        a_comp=np.array(a_comp, dtype=bool),
+        sel_cmp=np.array(sel_cmp, dtype=np.float64),
+        sel_first=np.array(sel_first, dtype=bool),
+        w_meta_bits=np.array([metadata_bits(fmt, p.w, block) for p in passes]),
+        a_meta_bits=np.array([metadata_bits(fmt, p.a, block) for p in passes]),
+        transposed=np.array([mp.transposed for mp in mappings], dtype=bool),
+        passes=counts,
+    )
+
+
+def _n_act(mp: LayerMapping) -> int:
+    act = mp.activations_ran_as
+    return 1 if act == "dense" else act.count("+") + 1
