@@ -4,7 +4,7 @@ Imports neither Lightning nor Hydra: numpy, PyYAML and the TASD pattern types on
 """
 
 from .cover import cover, covers, k_eff, metadata_bits
-from .load import HW_DIR, hardware_names, load_hardware
+from .load import HW_DIR, hardware_from_dict, hardware_names, load_hardware
 from .mapping import LayerMapping, Pass, map_layer
 from .model import LayerShape, evaluate
 from .report import Comparison, CostReport, LayerCost, cost_candidates, estimate_cost
@@ -30,6 +30,7 @@ __all__ = [
     "hardware_names",
     "k_eff",
     "load_hardware",
+    "hardware_from_dict",
     "map_layer",
     "metadata_bits",
 ]

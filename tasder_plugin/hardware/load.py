@@ -19,7 +19,7 @@ import yaml
 from ..tasd.patterns import NMPattern
 from .spec import Energy, HardwareSpec
 
-__all__ = ["load_hardware", "hardware_names", "HW_DIR"]
+__all__ = ["load_hardware", "hardware_from_dict", "hardware_names", "HW_DIR"]
 
 HW_DIR = Path(__file__).resolve().parents[2] / "conf" / "hw"
 
@@ -55,6 +55,17 @@ def load_hardware(name_or_path: str | Path | HardwareSpec) -> HardwareSpec:
         return name_or_path
     path = _resolve(name_or_path).resolve()
     return _load_file(str(path), path.stat().st_mtime_ns)
+
+
+def hardware_from_dict(data: dict, name: str) -> HardwareSpec:
+    """Validate an already-parsed spec (e.g. a composed Hydra ``hw`` node) named ``name``."""
+    if not isinstance(data, dict):
+        raise ValueError(f"hardware {name!r}: expected a mapping of HardwareSpec fields")
+    data = {"name": name, **data}
+    try:
+        return _build(HardwareSpec, data, "")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"hardware {name!r}: {err}") from None
 
 
 @lru_cache(maxsize=64)

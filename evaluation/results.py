@@ -1,0 +1,128 @@
+"""results.json: one flat, self-describing record per run (the source of truth for leaderboards).
+
+Metric keys follow ``stage/name`` (``val/acc1``, ``hw/edp_js``); HIGHER_IS_BETTER says which way
+each one improves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+import tasder_plugin
+
+HIGHER_IS_BETTER = {
+    "val/acc1": True,
+    "val/acc5": True,
+    "val/loss": False,
+    "val/agreement": True,
+    "hw/cycles": False,
+    "hw/latency_s": False,
+    "hw/energy_j": False,
+    "hw/edp_js": False,
+    "hw/edp_reduction": True,
+    "hw/speedup": True,
+}
+
+
+def _git_sha() -> str | None:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def _cost_fields(prefix: str, cost) -> dict:
+    return {
+        f"{prefix}/cycles": cost.cycles,
+        f"{prefix}/latency_s": cost.latency_s,
+        f"{prefix}/energy_j": cost.energy_j,
+        f"{prefix}/edp_js": cost.edp_js,
+    }
+
+
+def _accuracy_fields(accuracy: dict | None, dense: dict | None) -> dict:
+    if accuracy is None:
+        return {}
+    out = {k: v for k, v in accuracy.items() if k.startswith("val/")}
+    for key in ("val/acc1", "val/acc5", "val/loss"):
+        out[f"dense_{key}"] = dense[key]
+        out[f"delta_{key}"] = accuracy[key] - dense[key]
+    return out
+
+
+def build_results(cfg, plan, reports, cost, dense_cost, accuracy, dense, wall_s):
+    """Flat metrics and the full results.json record."""
+    comparison = cost.vs(dense_cost)
+    metrics = {
+        **_accuracy_fields(accuracy, dense),
+        **_cost_fields("hw", cost),
+        **_cost_fields("dense_hw", dense_cost),
+        "hw/speedup": comparison.speedup,
+        "hw/energy_ratio": comparison.energy_ratio,
+        "hw/edp_reduction": comparison.edp_reduction,
+        "tasd/layers_planned": len(plan.decomposed()),
+        "tasd/layers_weights": sum(r.weights is not None for r in reports),
+        "tasd/layers_activations": sum(r.activations is not None for r in reports),
+    }
+    record = {
+        "model": cfg.model.name,
+        "data": cfg.data.name if cfg.mode == "eval" else None,
+        "hw": str(cfg.hw_name),
+        "tasd": OmegaConf.to_container(cfg.tasd, resolve=True),
+        "mode": cfg.mode,
+        "seed": int(cfg.seed),
+        "metrics": metrics,
+        "dense_layers": {r.fqn: list(r.reasons) for r in reports if r.reasons},
+        "wall_s": wall_s,
+        "versions": {
+            "tasder": tasder_plugin.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "git_sha": _git_sha(),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    return metrics, record
+
+
+def write_json(path: Path, record: dict) -> None:
+    """Atomic: a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(record, indent=2, sort_keys=False, default=str) + "\n"
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+def print_summary(record: dict) -> None:
+    m = record["metrics"]
+    tasd = record["tasd"]
+    setting = ", ".join(f"{k}={v}" for k, v in tasd.items() if v not in (None, [], "none"))
+    data = record["data"] or "none (cost only)"
+    print(f"model {record['model']} | data {data} | hw {record['hw']} | tasd {setting}")
+    if "val/acc1" in m:
+        print(
+            f"top-1 {m['val/acc1']:.4f} (dense {m['dense_val/acc1']:.4f}, "
+            f"delta {m['delta_val/acc1']:+.4f}) | agreement with dense {m['val/agreement']:.4f}"
+        )
+    print(
+        f"EDP {m['hw/edp_js']:.4g} J*s (dense {m['dense_hw/edp_js']:.4g}) | "
+        f"EDP reduction {m['hw/edp_reduction']:.1%} | speedup {m['hw/speedup']:.2f}x | "
+        f"energy {m['hw/energy_ratio']:.2f}x dense"
+    )
+    print(
+        f"layers: {m['tasd/layers_weights']} TASD-W, {m['tasd/layers_activations']} TASD-A "
+        f"of {m['tasd/layers_planned']} planned"
+    )

@@ -1,0 +1,132 @@
+"""One harness run: ``evaluate(cfg) -> (metrics, objects)``.
+
+config -> model -> data -> profile (one batch) -> plan -> cost on the hardware and on dense ->
+dense accuracy (cached) -> apply TASD -> Lightning validate -> results.json.
+Tests call :func:`evaluate` directly; ``python -m evaluation`` is a thin shell around it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from tasder_plugin import ModelPlan, apply_tasd_, estimate_cost, profile_model, remove_tasd_
+from tasder_plugin.data.loaders import EvalData, build_data
+from tasder_plugin.hardware import hardware_from_dict
+from tasder_plugin.models.adapters import ModelConfig, build_model
+from tasder_plugin.nn import LayerPlan
+
+from .dense_cache import dense_accuracy
+from .module import ClassificationEvaluation
+from .plans import build_plan
+from .results import build_results, print_summary, write_json
+
+__all__ = ["evaluate", "validate"]
+
+
+def _plain(node) -> dict:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+def _model_config(cfg: DictConfig) -> ModelConfig:
+    fields = _plain(cfg.model)
+    if fields.get("input_size") is not None:
+        fields["input_size"] = tuple(fields["input_size"])
+    return ModelConfig(**fields)
+
+
+def _example_input(model_cfg: ModelConfig, data: EvalData | None, size: int) -> torch.Tensor:
+    """The batch the cost is computed for: real inputs when there is data (activation sparsity
+    is measured on them), else random images of the model's input size."""
+    if data is not None:
+        return data.example_batch(size)
+    if model_cfg.input_size is None:
+        raise ValueError(f"model {model_cfg.name}: mode=cost needs model.input_size=[C,H,W]")
+    return torch.randn(size, *model_cfg.input_size, generator=torch.Generator().manual_seed(0))
+
+
+def _data_config(model_cfg: ModelConfig, model) -> dict:
+    if model_cfg.source != "timm":
+        return {}
+    import timm.data
+
+    return timm.data.resolve_data_config({}, model=model)
+
+
+def _effective_plan(plan: ModelPlan, reports) -> ModelPlan:
+    """What surgery actually ran: a side it left dense (and said why) is costed dense too."""
+    ran = {r.fqn: LayerPlan(r.weights, r.activations) for r in reports}
+    return ModelPlan({name: ran.get(name, LayerPlan()) for name in plan})
+
+
+def _quiet_lightning() -> None:
+    """Lightning's banner lines (GPU/TPU available, tips) drown the summary; keep warnings."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def validate(cfg: DictConfig, model, data: EvalData, dense_predictions=None) -> dict:
+    """Lightning ``Trainer.validate`` on the evaluation split; returns ``val/*`` metrics."""
+    _quiet_lightning()
+    module = ClassificationEvaluation(model, int(cfg.model.num_classes), dense_predictions)
+    trainer = pl.Trainer(
+        **_plain(cfg.trainer),
+        logger=_logger(cfg),
+        enable_checkpointing=False,
+    )
+    out = trainer.validate(module, dataloaders=data.eval, verbose=False)[0]
+    metrics = {k: float(v) for k, v in out.items()}
+    metrics["predictions"] = module.prediction_tensor()
+    return metrics
+
+
+def _logger(cfg: DictConfig):
+    from hydra.utils import instantiate
+
+    return instantiate(cfg.logger) if cfg.get("logger") else False
+
+
+def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
+    """Run one configuration end to end; returns flat metrics and the objects built."""
+    start = time.perf_counter()
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    model_cfg = _model_config(cfg)
+    model = build_model(model_cfg)
+    hw = hardware_from_dict(_plain(cfg.hw), str(cfg.hw_name))
+    data = None
+    if cfg.mode == "eval":
+        data = build_data(_plain(cfg.data), {"data_config": _data_config(model_cfg, model)})
+    elif cfg.mode != "cost":
+        raise ValueError(f"mode must be 'eval' or 'cost', got {cfg.mode!r}")
+    profile = profile_model(model, _example_input(model_cfg, data, int(cfg.cost_batch_size)))
+    plan = build_plan(_plain(cfg.tasd), model)
+
+    reports = apply_tasd_(model, plan)
+    try:
+        effective = _effective_plan(plan, reports)
+        cost = estimate_cost(profile, effective, hw, strict=bool(cfg.strict))
+        dense_cost = estimate_cost(profile, ModelPlan.dense(model), hw)
+        accuracy = dense = None
+        if data is not None:
+            remove_tasd_(model)
+            dense = dense_accuracy(cfg, model_cfg, model, data, lambda: validate(cfg, model, data))
+            apply_tasd_(model, plan)
+            accuracy = validate(cfg, model, data, dense["predictions"])
+    finally:
+        remove_tasd_(model)
+
+    metrics, record = build_results(
+        cfg, plan, reports, cost, dense_cost, accuracy, dense, time.perf_counter() - start
+    )
+    write_json(Path(cfg.output_dir) / "results.json", record)
+    print_summary(record)
+    objects = {"model": model, "plan": plan, "profile": profile, "cost": cost}
+    objects.update({"dense_cost": dense_cost, "reports": reports, "record": record})
+    return metrics, objects

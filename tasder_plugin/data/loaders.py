@@ -1,0 +1,99 @@
+"""Evaluation data by kind: one registered builder per kind returns the calibration and
+evaluation loaders. Every batch is ``(inputs, labels, indices)`` in a fixed order, so that
+predictions can be compared sample by sample with the dense model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from .digits import digits_splits
+
+__all__ = ["DataError", "EvalData", "build_data", "register_data"]
+
+
+class DataError(RuntimeError):
+    """Data could not be loaded; the message says what is missing and how to supply it."""
+
+
+class Indexed(Dataset):
+    """Adds each sample's index, so per-sample results can be matched across runs."""
+
+    def __init__(self, base: Dataset):
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int):
+        x, y = self.base[i][:2]
+        return x, y, i
+
+
+@dataclass
+class EvalData:
+    """The calibration split (what a search may look at) and the disjoint evaluation split."""
+
+    name: str
+    calib: DataLoader | None
+    eval: DataLoader
+
+    def example_batch(self, size: int) -> torch.Tensor:
+        """The first ``size`` evaluation inputs (at most one loader batch)."""
+        return next(iter(self.eval))[0][:size]
+
+
+_BUILDERS: dict[str, Callable[[dict, dict], EvalData]] = {}
+
+
+def register_data(kind: str):
+    def decorate(fn):
+        _BUILDERS[kind] = fn
+        return fn
+
+    return decorate
+
+
+def build_data(data_cfg: dict, model_cfg: dict) -> EvalData:
+    kind = data_cfg.get("kind")
+    if kind not in _BUILDERS:
+        raise DataError(f"unknown data kind {kind!r}; known: {sorted(_BUILDERS)}")
+    return _BUILDERS[kind](data_cfg, model_cfg)
+
+
+def _loader(dataset: Dataset, cfg: dict) -> DataLoader:
+    return DataLoader(
+        Indexed(dataset),
+        batch_size=int(cfg.get("batch_size", 64)),
+        shuffle=False,
+        num_workers=int(cfg.get("num_workers", 0) or 0),
+    )
+
+
+@register_data("digits")
+def _digits(cfg: dict, model_cfg: dict) -> EvalData:
+    splits = digits_splits()
+    return EvalData("digits", _loader(splits["calib"], cfg), _loader(splits["eval"], cfg))
+
+
+@register_data("imagefolder")
+def _imagefolder(cfg: dict, model_cfg: dict) -> EvalData:
+    root = cfg.get("root")
+    if not root or not Path(root).is_dir():
+        raise DataError(
+            f"{cfg.get('name', 'imagefolder')} images not found at {root!r}: point "
+            "data.root=... at a folder with one sub-folder of images per class (e.g. ImageNet val)"
+        )
+    import timm.data
+    from torchvision.datasets import ImageFolder
+
+    transform = timm.data.create_transform(**model_cfg.get("data_config", {}))
+    dataset = ImageFolder(root, transform=transform)
+    if cfg.get("limit"):
+        dataset = Subset(dataset, range(min(int(cfg["limit"]), len(dataset))))
+    return EvalData(cfg.get("name", "imagefolder"), None, _loader(dataset, cfg))

@@ -1,0 +1,84 @@
+"""End to end: the harness on the offline reference models, and its error paths."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evaluation.run import evaluate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TASDER_CACHE_DIR": str(tmp_path / "cache")}
+    return subprocess.run(
+        [sys.executable, "-m", "evaluation", *args, f"hydra.run.dir={tmp_path / 'run'}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_default_config_evaluates_and_is_deterministic(make_cfg):
+    cfg = make_cfg()
+    metrics, objects = evaluate(cfg)
+    for key in ("val/acc1", "val/acc5", "val/agreement", "dense_val/acc1", "hw/edp_reduction"):
+        assert key in metrics
+    assert metrics["dense_val/acc1"] >= 0.98  # the committed reference checkpoint
+    assert 0 <= metrics["val/agreement"] <= 1
+    record = json.loads((Path(cfg.output_dir) / "results.json").read_text())
+    assert record["model"] == "reference_resnet" and record["hw"] == "2of4"
+    assert record["metrics"]["hw/edp_js"] == pytest.approx(metrics["hw/edp_js"])
+    again, _ = evaluate(cfg)  # the second run reads dense accuracy from the cache
+    assert again == metrics
+
+
+@pytest.mark.slow
+def test_cost_only_mode_needs_no_data(make_cfg):
+    cfg = make_cfg("model=resnet18", "model.pretrained=false", "mode=cost", "tasd.weights=2:4")
+    metrics, objects = evaluate(cfg)
+    assert "val/acc1" not in metrics
+    assert metrics["hw/edp_reduction"] > 0 and metrics["tasd/layers_weights"] > 0
+
+
+@pytest.mark.slow
+def test_cli_default_run(tmp_path):
+    out = run_cli("trainer.enable_progress_bar=false", tmp_path=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "EDP reduction" in out.stdout
+    assert (tmp_path / "run" / "results.json").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["model=resnet50", "hw=2of4"], "model.checkpoint="),
+        (["model=resnet50", "model.pretrained=false"], "data.root"),
+        (["tasd.weights=5:4"], "'5:4'"),
+        (["tasd=plan", "tasd.path=/nonexistent/plan.yaml"], "plan file not found"),
+        (["model.checkpoint=/nonexistent.safetensors"], "checkpoint not found"),
+    ],
+)
+def test_cli_user_errors_are_one_line(args, expected, tmp_path):
+    out = run_cli(*args, tmp_path=tmp_path)
+    assert out.returncode == 2, out.stderr[-2000:]
+    lines = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and expected in lines[0], out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    from tasder_plugin.models.adapters import ModelLoadError, load_checkpoint
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelLoadError, match="cannot read checkpoint"):
+        load_checkpoint(bad)
