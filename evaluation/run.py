@@ -93,6 +93,18 @@ def _logger(cfg: DictConfig):
     return instantiate(cfg.logger) if cfg.get("logger") else False
 
 
+def _record_in_leaderboard(cfg: DictConfig, record: dict) -> None:
+    """Upsert the run; a leaderboard problem is reported, it never loses the run's results."""
+    if not cfg.get("leaderboard_db"):
+        return
+    from .leaderboard_db import LeaderboardError, upsert
+
+    try:
+        upsert(cfg.leaderboard_db, record)
+    except LeaderboardError as err:
+        logging.getLogger(__name__).warning("leaderboard not updated: %s", err)
+
+
 def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
     """Run one configuration end to end; returns flat metrics and the objects built."""
     start = time.perf_counter()
@@ -126,6 +138,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
         cfg, plan, reports, cost, dense_cost, accuracy, dense, time.perf_counter() - start
     )
     write_json(Path(cfg.output_dir) / "results.json", record)
+    _record_in_leaderboard(cfg, record)
     print_summary(record)
     objects = {"model": model, "plan": plan, "profile": profile, "cost": cost}
     objects.update({"dense_cost": dense_cost, "reports": reports, "record": record})

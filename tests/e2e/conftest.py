@@ -23,6 +23,7 @@ def make_cfg(tmp_path):
         with open_dict(cfg):
             cfg.output_dir = str(tmp_path / "run")
             cfg.cache_dir = str(tmp_path / "cache")
+            cfg.leaderboard_db = str(tmp_path / "leaderboard.sqlite")
             cfg.trainer.enable_progress_bar = False
             del cfg.hydra
         return cfg

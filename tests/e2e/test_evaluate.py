@@ -14,7 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args, tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TASDER_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TASDER_CACHE_DIR": str(tmp_path / "cache"),
+        "TASDER_LEADERBOARD": str(tmp_path / "leaderboard.sqlite"),
+    }
     return subprocess.run(
         [sys.executable, "-m", "evaluation", *args, f"hydra.run.dir={tmp_path / 'run'}"],
         capture_output=True,
@@ -38,6 +43,10 @@ def test_default_config_evaluates_and_is_deterministic(make_cfg):
     assert record["metrics"]["hw/edp_js"] == pytest.approx(metrics["hw/edp_js"])
     again, _ = evaluate(cfg)  # the second run reads dense accuracy from the cache
     assert again == metrics
+    from evaluation.leaderboard_db import read_rows
+
+    rows = read_rows(cfg.leaderboard_db)
+    assert len(rows) == 1 and rows[0]["val/acc1"] == metrics["val/acc1"]  # replaced, not added
 
 
 @pytest.mark.slow
@@ -82,3 +91,30 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelLoadError, match="cannot read checkpoint"):
         load_checkpoint(bad)
+
+
+@pytest.mark.slow
+def test_joblib_sweep_records_every_job_and_survives_a_failing_one(tmp_path):
+    from evaluation.leaderboard_db import read_rows
+
+    db = tmp_path / "board.sqlite"
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TASDER_CACHE_DIR": str(tmp_path / "cache"),
+        "TASDER_LEADERBOARD": str(db),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "evaluation", "-m", "hydra/launcher=joblib",
+         "hydra.launcher.n_jobs=2", "hw=dense,vegeta", "tasd.weights=2:4,5:4",
+         "trainer.enable_progress_bar=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = read_rows(db)
+    assert len(rows) == 4
+    assert sorted(r["status"] for r in rows) == ["error", "error", "ok", "ok"]
+    errors = [r for r in rows if r["status"] == "error"]
+    assert all("5:4" in r["error"] for r in errors)
+    assert {r["hw"] for r in rows if r["status"] == "ok"} == {"dense", "vegeta"}
+    assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 2

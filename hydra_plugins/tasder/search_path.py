@@ -1,0 +1,19 @@
+"""Expose TASDER's config groups (hw/, tasd/, model/, data/, ...) to ANY Hydra app.
+
+Hydra discovers this SearchPathPlugin in the ``hydra_plugins`` namespace package; it appends the
+project's ``conf/`` to every app's search path, so an app can say ``defaults: [{hw: vegeta}]``
+or ``hw=flex8`` on its command line. The app's own groups come first and win.
+"""
+
+from pathlib import Path
+
+from hydra.core.config_search_path import ConfigSearchPath
+from hydra.plugins.search_path_plugin import SearchPathPlugin
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+class TASDERSearchPathPlugin(SearchPathPlugin):
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        if CONF_DIR.is_dir():
+            search_path.append(provider="tasder", path=f"file://{CONF_DIR}")
