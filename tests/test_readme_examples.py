@@ -8,11 +8,20 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-EXAMPLE = re.compile(r"```python\n(.*?)```\s*\n(?:Output:\s*\n)?```text\n(.*?)```", re.S)
+FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
 
 
 def examples() -> list[tuple[str, str]]:
-    return EXAMPLE.findall(README.read_text())
+    """(code, expected output) for each ```python block followed directly (only whitespace or
+    "Output:" between) by a ```text block. Python blocks without an output block are sketches."""
+    text = README.read_text()
+    blocks = [(m.group(1), m.group(2), m.start(), m.end()) for m in FENCE.finditer(text)]
+    pairs = []
+    for (lang, code, _, end), (next_lang, output, start, _) in zip(blocks, blocks[1:]):
+        between = text[end:start].strip()
+        if lang == "python" and next_lang == "text" and between in ("", "Output:"):
+            pairs.append((code, output))
+    return pairs
 
 
 def test_readme_has_examples():
