@@ -259,7 +259,7 @@ int64_t lane_tail(const Job& j, idx_t p, idx_t q) {
 // Work items [g0, g1) of the flattened (row p, super-block b) space, short ones included.
 template <typename I, int MC>
 int64_t run_range(const Job& j, idx_t g0, idx_t g1) {
-    constexpr int TILE = MC ? (MC <= 8 ? 32 : 16) : 8;
+    constexpr int TILE = MC ? (MC <= 8 ? 64 : 16) : 8;
     std::unique_ptr<Tile<I, MC, TILE>> tile(new Tile<I, MC, TILE>);  // large: keep off the stack
     const idx_t full = j.L / j.M, blocks = (j.L + j.M - 1) / j.M;
     const bool blocks_contiguous = j.Q == 1 && j.s_l == 1;
