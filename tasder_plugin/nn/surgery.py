@@ -10,6 +10,7 @@ wrong.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import torch
@@ -55,8 +56,39 @@ def _narrow_group_reason(kind: LayerKind, module: nn.Module, series: TASDSeries,
     return None
 
 
+class _ActivationBuffer:
+    """One reusable output buffer per TASD-A layer.
+
+    Allocating a fresh activation-sized tensor for every call costs as much as decomposing it
+    (mmap, page faults). The buffer is reused only when that is provably safe: gradients are off
+    (autograd would save it for backward) and nothing but this cache references it (a user hook
+    that kept last call's input keeps its own copy intact).
+    """
+
+    def __init__(self) -> None:
+        self.tensor: torch.Tensor | None = None
+
+    def get(self, like: torch.Tensor) -> torch.Tensor | None:
+        if torch.is_grad_enabled():
+            self.tensor = None
+            return None
+        buf = self.tensor
+        reusable = (
+            buf is not None
+            and buf.shape == like.shape
+            and buf.dtype == like.dtype
+            and buf.device == like.device
+            and buf._use_count() == 1
+            and sys.getrefcount(buf) <= 3  # self.tensor, the local name, the call's argument
+        )
+        if not reusable:
+            buf = self.tensor = torch.empty(like.shape, dtype=like.dtype, device=like.device)
+        return buf
+
+
 def _activation_hook(series: TASDSeries, kind: LayerKind, groups: int):
     """Forward pre-hook decomposing the layer input along its K dimension (per group)."""
+    buffer = _ActivationBuffer()
 
     def hook(module: nn.Module, args: tuple):
         if not args or not isinstance(args[0], torch.Tensor):
@@ -64,12 +96,15 @@ def _activation_hook(series: TASDSeries, kind: LayerKind, groups: int):
                 f"TASD-A on {type(module).__name__}: expected the input as first positional arg"
             )
         x = args[0]
+        out = buffer.get(x)
         if groups > 1:  # blocks never cross a group: split channels into (groups, per group)
             dim = kind.input_dim % x.ndim
-            grouped = x.unflatten(dim, (groups, x.shape[dim] // groups))
-            x = approximate(grouped, series, dim=dim + 1).flatten(dim, dim + 1)
+            shape = (groups, x.shape[dim] // groups)
+            grouped_out = None if out is None else out.unflatten(dim, shape)
+            y = approximate(x.unflatten(dim, shape), series, dim=dim + 1, out=grouped_out)
+            x = y.flatten(dim, dim + 1)
         else:
-            x = approximate(x, series, dim=kind.input_dim)
+            x = approximate(x, series, dim=kind.input_dim, out=out)
         return (x, *args[1:])
 
     return hook

@@ -81,21 +81,44 @@ def decompose(
     return terms, residual
 
 
+def _check_out(out: torch.Tensor, x: torch.Tensor) -> None:
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
+    if out.shape != x.shape or out.dtype != x.dtype or out.device != x.device:
+        raise ValueError(
+            f"out must match the input: shape {tuple(x.shape)}, {x.dtype} on {x.device}; got "
+            f"shape {tuple(out.shape)}, {out.dtype} on {out.device}"
+        )
+    if not out.is_contiguous():
+        raise ValueError("out must be contiguous")
+    if out.numel() and out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr():
+        raise ValueError("out must not share memory with the input")
+
+
 def approximate(
-    x: torch.Tensor, series: TASDSeries | NMPattern | str, dim: int = -1
+    x: torch.Tensor,
+    series: TASDSeries | NMPattern | str,
+    dim: int = -1,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The TASD approximation ``sum(terms)`` in one pass, without materialising the terms.
 
     Bit-identical to summing the terms of :func:`decompose` (their supports are disjoint).
+    ``out`` (contiguous, same shape, dtype and device, not overlapping ``x``) receives the result
+    instead of a new tensor, so callers that decompose repeatedly can reuse one buffer.
     """
     series = as_series(series)
     check_tensor(x)
     d = check_dim(x, dim)
     with torch.no_grad():
         x = x.detach()
+        if out is None:
+            out = _empty_like(x)
+        else:
+            _check_out(out, x)
         if series.is_dense:
             _check_finite(x)
-            return x.clone(memory_format=torch.contiguous_format)
-        out = _empty_like(x)
+            out.copy_(x)
+            return out
         split_series(as_3d(x, d), [(p.n, p.m) for p in series], approx3=as_3d(out, d))
     return out

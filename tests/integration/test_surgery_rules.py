@@ -160,3 +160,28 @@ def test_bad_plan_files(tmp_path):
         ModelPlan.load(bad)
     with pytest.raises(ValueError, match=".yaml, .yml or .json"):
         ModelPlan.load(bad.rename(tmp_path / "plan.txt"))
+
+
+def test_activation_buffer_is_reused_only_when_no_one_else_holds_it():
+    model = nn.Sequential(nn.Linear(8, 4))
+    apply_tasd_(model, ModelPlan.uniform(model, activations="1:4"))
+    kept = []
+    model[0].register_forward_pre_hook(lambda mod, args: kept.append(args[0]))
+    x1, x2 = torch.arange(1.0, 9.0).view(1, 8), torch.arange(8.0, 0.0, -1).view(1, 8)
+    with torch.no_grad():
+        model(x1)
+        model(x2)
+    # the first call's decomposed input was held by the user's hook: it must be intact
+    assert kept[0].tolist() == [[0, 0, 0, 4, 0, 0, 0, 8]]
+    assert kept[1].tolist() == [[8, 0, 0, 0, 4, 0, 0, 0]]
+    assert kept[0].data_ptr() != kept[1].data_ptr()
+    kept.clear()
+    with torch.no_grad():
+        model(x1)
+        first_ptr = kept.pop().data_ptr()
+        model(x2)  # nothing holds the previous output now: its buffer is reused
+        assert kept.pop().data_ptr() == first_ptr
+    with torch.enable_grad():  # autograd may save the input: never reused
+        model(x1)
+        model(x2)
+    assert kept[0].data_ptr() != kept[1].data_ptr()

@@ -203,3 +203,16 @@ def test_approximate_is_the_bitwise_sum_of_the_terms(case):
             assert_bit_equal(approximate(x, as_series(pairs), dim=dim), total)
         finally:
             del os.environ["TASDER_NO_KERNEL"]
+
+
+def test_approximate_into_a_reused_buffer():
+    x = torch.randn(4, 8, 6)
+    out = torch.full_like(x, 7.0)
+    result = approximate(x, "2:4+1:8", dim=1, out=out)
+    assert result is out and torch.equal(out, approximate(x, "2:4+1:8", dim=1))
+    with pytest.raises(ValueError, match="must match"):
+        approximate(x, "2:4", dim=1, out=torch.empty(4, 8))
+    with pytest.raises(ValueError, match="contiguous"):
+        approximate(x, "2:4", dim=1, out=torch.empty(6, 8, 4).transpose(0, 2))
+    with pytest.raises(ValueError, match="share memory"):
+        approximate(x, "2:4", dim=1, out=x)
