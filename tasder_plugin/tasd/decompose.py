@@ -53,25 +53,39 @@ def nm_mask(x: torch.Tensor, n: int, m: int, dim: int = -1) -> torch.Tensor:
 
 
 def decompose(
-    x: torch.Tensor, series: TASDSeries | NMPattern | str, dim: int = -1
+    x: torch.Tensor,
+    series: TASDSeries | NMPattern | str,
+    dim: int = -1,
+    out: tuple[list[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Greedy TASD of ``x`` along ``dim``: returns ``(terms, residual)``.
 
     ``dense`` returns one term, a copy of ``x`` (one dense pass), and a zero residual. Outputs
-    keep dtype and device, are contiguous and carry no autograd graph.
+    keep dtype and device, are contiguous and carry no autograd graph. ``out=(terms, residual)``
+    writes into caller-owned buffers (one per term, each like ``x``) instead of new tensors.
     """
     series = as_series(series)
     check_tensor(x)
     d = check_dim(x, dim)
     with torch.no_grad():
         x = x.detach()
+        if out is None:
+            count = 1 if series.is_dense else len(series)
+            terms, residual = [_empty_like(x) for _ in range(count)], _empty_like(x)
+        else:
+            terms, residual = list(out[0]), out[1]
+            expected = 1 if series.is_dense else len(series)
+            if len(terms) != expected:
+                raise ValueError(
+                    f"out needs {expected} term buffer(s) for {series}, got {len(terms)}"
+                )
+            for buffer in (*terms, residual):
+                _check_out(buffer, x)
         if series.is_dense:
             _check_finite(x)
-            return [x.clone(memory_format=torch.contiguous_format)], torch.zeros_like(
-                x, memory_format=torch.contiguous_format
-            )
-        residual = _empty_like(x)
-        terms = [_empty_like(x) for _ in series]
+            terms[0].copy_(x)
+            residual.zero_()
+            return terms, residual
         split_series(
             as_3d(x, d),
             [(p.n, p.m) for p in series],

@@ -216,3 +216,15 @@ def test_approximate_into_a_reused_buffer():
         approximate(x, "2:4", dim=1, out=torch.empty(6, 8, 4).transpose(0, 2))
     with pytest.raises(ValueError, match="share memory"):
         approximate(x, "2:4", dim=1, out=x)
+
+
+def test_decompose_into_reused_buffers():
+    x = torch.randn(4, 16).round()
+    fresh_terms, fresh_res = decompose(x, "2:4+1:8", dim=1)
+    buffers = ([torch.full_like(x, 9.0), torch.full_like(x, 9.0)], torch.full_like(x, 9.0))
+    terms, residual = decompose(x, "2:4+1:8", dim=1, out=buffers)
+    assert terms[0] is buffers[0][0] and residual is buffers[1]
+    for a, b in zip(terms + [residual], fresh_terms + [fresh_res]):
+        assert_bit_equal(a, b)
+    with pytest.raises(ValueError, match="2 term buffer"):
+        decompose(x, "2:4+1:8", dim=1, out=([torch.empty_like(x)], torch.empty_like(x)))
