@@ -46,3 +46,35 @@ class ClassificationEvaluation(pl.LightningModule):
 
     def prediction_tensor(self) -> torch.Tensor:
         return torch.tensor([self.predictions[i] for i in sorted(self.predictions)])
+
+
+class EmbeddingEvaluation(pl.LightningModule):
+    """Sentence embeddings (mean pooling over the attention mask, L2-normalised, as
+    sentence-transformers defines them for MiniLM). With the dense model's embeddings given,
+    logs ``val/fidelity``: the mean cosine similarity of each embedding to the dense one."""
+
+    def __init__(self, model: nn.Module, dense_embeddings=None):
+        super().__init__()
+        self.model = model
+        self.fidelity = torchmetrics.MeanMetric()
+        self.dense_embeddings = dense_embeddings
+        self.embeddings: dict[int, torch.Tensor] = {}
+
+    def validation_step(self, batch, batch_idx):
+        inputs, index = batch
+        hidden = self.model(**inputs).last_hidden_state
+        mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        embedded = F.normalize(pooled, dim=-1)
+        self.embeddings.update(zip(index.tolist(), embedded.detach().cpu()))
+        if self.dense_embeddings is not None:
+            dense = self.dense_embeddings.to(embedded.device)[index]
+            cosine = F.cosine_similarity(embedded.double(), dense.double(), dim=-1)
+            self.fidelity.update(cosine)
+
+    def on_validation_epoch_end(self):
+        if self.dense_embeddings is not None:
+            self.log("val/fidelity", self.fidelity.compute())
+
+    def prediction_tensor(self) -> torch.Tensor:
+        return torch.stack([self.embeddings[i] for i in sorted(self.embeddings)])

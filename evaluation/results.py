@@ -23,6 +23,7 @@ HIGHER_IS_BETTER = {
     "val/acc5": True,
     "val/loss": False,
     "val/agreement": True,
+    "val/fidelity": True,
     "hw/cycles": False,
     "hw/latency_s": False,
     "hw/energy_j": False,
@@ -57,8 +58,9 @@ def _accuracy_fields(accuracy: dict | None, dense: dict | None) -> dict:
         return {}
     out = {k: v for k, v in accuracy.items() if k.startswith("val/")}
     for key in ("val/acc1", "val/acc5", "val/loss"):
-        out[f"dense_{key}"] = dense[key]
-        out[f"delta_{key}"] = accuracy[key] - dense[key]
+        if key in dense:
+            out[f"dense_{key}"] = dense[key]
+            out[f"delta_{key}"] = accuracy[key] - dense[key]
     return out
 
 
@@ -110,8 +112,11 @@ def print_summary(record: dict) -> None:
     m = record["metrics"]
     tasd = record["tasd"]
     setting = ", ".join(f"{k}={v}" for k, v in tasd.items() if v not in (None, [], "none"))
+    setting = setting or "none"
     data = record["data"] or "none (cost only)"
     print(f"model {record['model']} | data {data} | hw {record['hw']} | tasd {setting}")
+    if "val/fidelity" in m:
+        print(f"fidelity (mean cosine to dense embeddings) {m['val/fidelity']:.6f}")
     if "val/acc1" in m:
         print(
             f"top-1 {m['val/acc1']:.4f} (dense {m['dense_val/acc1']:.4f}, "

@@ -23,7 +23,7 @@ from tasder_plugin.models.adapters import ModelConfig, build_model
 from tasder_plugin.nn import LayerPlan
 
 from .dense_cache import dense_accuracy
-from .module import ClassificationEvaluation
+from .module import ClassificationEvaluation, EmbeddingEvaluation
 from .plans import build_plan
 from .results import build_results, print_summary, write_json
 
@@ -52,11 +52,16 @@ def _example_input(model_cfg: ModelConfig, data: EvalData | None, size: int) -> 
 
 
 def _data_config(model_cfg: ModelConfig, model) -> dict:
+    """What the data builders need from the model: timm's preprocessing, a tokenizer."""
+    if model_cfg.source == "packaged_hf":
+        from tasder_plugin.models.adapters import packaged_model_path
+
+        return {"tokenizer_dir": str(packaged_model_path(model_cfg))}
     if model_cfg.source != "timm":
         return {}
     import timm.data
 
-    return timm.data.resolve_data_config({}, model=model)
+    return {"data_config": timm.data.resolve_data_config({}, model=model)}
 
 
 def _effective_plan(plan: ModelPlan, reports) -> ModelPlan:
@@ -75,13 +80,17 @@ def _quiet_lightning() -> None:
 def validate(cfg: DictConfig, model, data: EvalData, dense_predictions=None) -> dict:
     """Lightning ``Trainer.validate`` on the evaluation split; returns ``val/*`` metrics."""
     _quiet_lightning()
-    module = ClassificationEvaluation(model, int(cfg.model.num_classes), dense_predictions)
+    if cfg.model.task == "embedding":
+        module = EmbeddingEvaluation(model, dense_predictions)
+    else:
+        module = ClassificationEvaluation(model, int(cfg.model.num_classes), dense_predictions)
     trainer = pl.Trainer(
         **_plain(cfg.trainer),
         logger=_logger(cfg),
         enable_checkpointing=False,
     )
-    out = trainer.validate(module, dataloaders=data.eval, verbose=False)[0]
+    outputs = trainer.validate(module, dataloaders=data.eval, verbose=False)
+    out = outputs[0] if outputs else {}
     metrics = {k: float(v) for k, v in out.items()}
     metrics["predictions"] = module.prediction_tensor()
     return metrics
@@ -114,7 +123,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
     hw = hardware_from_dict(_plain(cfg.hw), str(cfg.hw_name))
     data = None
     if cfg.mode == "eval":
-        data = build_data(_plain(cfg.data), {"data_config": _data_config(model_cfg, model)})
+        data = build_data(_plain(cfg.data), _data_config(model_cfg, model))
     elif cfg.mode != "cost":
         raise ValueError(f"mode must be 'eval' or 'cost', got {cfg.mode!r}")
     profile = profile_model(model, _example_input(model_cfg, data, int(cfg.cost_batch_size)))

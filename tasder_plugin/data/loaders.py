@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from .digits import digits_splits
@@ -43,9 +42,12 @@ class EvalData:
     calib: DataLoader | None
     eval: DataLoader
 
-    def example_batch(self, size: int) -> torch.Tensor:
+    def example_batch(self, size: int):
         """The first ``size`` evaluation inputs (at most one loader batch)."""
-        return next(iter(self.eval))[0][:size]
+        inputs = next(iter(self.eval))[0]
+        if isinstance(inputs, dict):
+            return {key: value[:size] for key, value in inputs.items()}
+        return inputs[:size]
 
 
 _BUILDERS: dict[str, Callable[[dict, dict], EvalData]] = {}
@@ -97,3 +99,39 @@ def _imagefolder(cfg: dict, model_cfg: dict) -> EvalData:
     if cfg.get("limit"):
         dataset = Subset(dataset, range(min(int(cfg["limit"]), len(dataset))))
     return EvalData(cfg.get("name", "imagefolder"), None, _loader(dataset, cfg))
+
+
+class _Sentences(Dataset):
+    """Tokenised sentences as ``(inputs dict, index, index)``; the label slot is unused."""
+
+    def __init__(self, encoded: dict):
+        self.encoded = encoded
+
+    def __len__(self) -> int:
+        return len(self.encoded["input_ids"])
+
+    def __getitem__(self, i: int):
+        return {key: value[i] for key, value in self.encoded.items()}, i
+
+
+@register_data("sentences")
+def _sentences(cfg: dict, model_cfg: dict) -> EvalData:
+    path = Path(cfg.get("path") or Path(__file__).with_name("text") / "sentences.txt")
+    if not path.is_file():
+        raise DataError(f"sentences file not found: {path} (data.path=/path/to/file.txt)")
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not lines:
+        raise DataError(f"sentences file {path} has no sentences")
+    tokenizer_dir = model_cfg.get("tokenizer_dir")
+    if tokenizer_dir is None:
+        raise DataError("data=sentences needs a text model with a tokenizer (e.g. model=minilm)")
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+    max_length = int(cfg.get("max_length", 64))
+    encoded = tokenizer(lines, padding="max_length", truncation=True, max_length=max_length,
+                        return_tensors="pt")  # fmt: skip
+    loader = DataLoader(
+        _Sentences(dict(encoded)), batch_size=int(cfg.get("batch_size", 16)), shuffle=False
+    )
+    return EvalData("sentences", None, loader)

