@@ -66,6 +66,20 @@ def test_cli_default_run(tmp_path):
 
 
 @pytest.mark.slow
+def test_cli_cost_only_resnet50_without_weights_or_data(tmp_path):
+    out = run_cli(
+        "model=resnet50",
+        "model.pretrained=false",
+        "mode=cost",
+        "cost_batch_size=2",
+        tmp_path=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    record = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert record["data"] is None and record["metrics"]["hw/edp_reduction"] > 0
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, expected",
     [
