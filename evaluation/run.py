@@ -20,7 +20,7 @@ from tasder_plugin import ModelPlan, apply_tasd_, estimate_cost, profile_model, 
 from tasder_plugin.data.loaders import EvalData, build_data
 from tasder_plugin.hardware import hardware_from_dict
 from tasder_plugin.models.adapters import ModelConfig, build_model
-from tasder_plugin.nn import LayerPlan
+from tasder_plugin.nn import effective_plan
 
 from .dense_cache import dense_accuracy
 from .module import ClassificationEvaluation, EmbeddingEvaluation
@@ -62,12 +62,6 @@ def _data_config(model_cfg: ModelConfig, model) -> dict:
     import timm.data
 
     return {"data_config": timm.data.resolve_data_config({}, model=model)}
-
-
-def _effective_plan(plan: ModelPlan, reports) -> ModelPlan:
-    """What surgery actually ran: a side it left dense (and said why) is costed dense too."""
-    ran = {r.fqn: LayerPlan(r.weights, r.activations) for r in reports}
-    return ModelPlan({name: ran.get(name, LayerPlan()) for name in plan})
 
 
 def _quiet_lightning() -> None:
@@ -131,7 +125,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
 
     reports = apply_tasd_(model, plan)
     try:
-        effective = _effective_plan(plan, reports)
+        effective = effective_plan(plan, reports)
         cost = estimate_cost(profile, effective, hw, strict=bool(cfg.strict))
         dense_cost = estimate_cost(profile, ModelPlan.dense(model), hw)
         accuracy = dense = None

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .hardware import HardwareSpec, estimate_cost, load_hardware
-from .nn import LayerPlan, ModelPlan, apply_tasd_, remove_tasd_
+from .nn import ModelPlan, apply_tasd_, effective_plan, remove_tasd_
 from .profile import profile_model
 
 __all__ = ["TASDCallback"]
@@ -71,9 +71,7 @@ class TASDCallback(pl.Callback):
             example = example.to(pl_module.device)
         profile = profile_model(model, example)
         reports = apply_tasd_(model, plan)
-        ran = {r.fqn: LayerPlan(r.weights, r.activations) for r in reports}
-        effective = ModelPlan({name: ran.get(name, LayerPlan()) for name in plan})
-        cost = estimate_cost(profile, effective, self.hw, strict=self.strict)
+        cost = estimate_cost(profile, effective_plan(plan, reports), self.hw, strict=self.strict)
         vs = cost.vs(estimate_cost(profile, ModelPlan.dense(model), self.hw))
         self.metrics = {
             "hw/edp_js": cost.edp_js,

@@ -2,7 +2,14 @@
 
 from .layers import LayerKind, layer_kind, register_layer_kind, register_weight_as_is
 from .plan import LayerPlan, ModelPlan, gemm_layer_names
-from .surgery import LayerReport, apply_tasd_, remove_tasd_, tasd_layer_stats, tasd_layers
+from .surgery import (
+    LayerReport,
+    apply_tasd_,
+    effective_plan,
+    remove_tasd_,
+    tasd_layer_stats,
+    tasd_layers,
+)
 
 __all__ = [
     "LayerKind",
@@ -10,6 +17,7 @@ __all__ = [
     "LayerReport",
     "ModelPlan",
     "apply_tasd_",
+    "effective_plan",
     "gemm_layer_names",
     "layer_kind",
     "register_layer_kind",

@@ -20,7 +20,14 @@ from ..tasd import TASDSeries, approximate
 from .layers import LayerKind, layer_kind, weight_transform_reason
 from .plan import LayerPlan, ModelPlan
 
-__all__ = ["LayerReport", "apply_tasd_", "remove_tasd_", "tasd_layers", "tasd_layer_stats"]
+__all__ = [
+    "LayerReport",
+    "apply_tasd_",
+    "effective_plan",
+    "remove_tasd_",
+    "tasd_layer_stats",
+    "tasd_layers",
+]
 
 _STATE = "_tasd_state"
 
@@ -149,6 +156,13 @@ def _apply_layer(fqn: str, module: nn.Module, plan: LayerPlan) -> LayerReport:
     state.report = LayerReport(fqn, kind.op, w, a, tuple(reasons))
     setattr(module, _STATE, state)
     return state.report
+
+
+def effective_plan(plan: ModelPlan, reports: list[LayerReport]) -> ModelPlan:
+    """What surgery actually ran: a side it left dense (and said why) is dense here too, so a
+    cost estimate prices the model that was evaluated, not the one that was asked for."""
+    ran = {r.fqn: LayerPlan(r.weights, r.activations) for r in reports}
+    return ModelPlan({name: ran.get(name, LayerPlan()) for name in plan})
 
 
 def tasd_layers(model: nn.Module) -> dict[str, nn.Module]:
