@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import timm
 import torch
 import torch.nn.functional as F
+from timing import best_of
 
 from tasder_plugin import TASDSeries, decompose
 from tasder_plugin.tasd.kernel import kernel_name
@@ -58,15 +58,6 @@ def same_kept_magnitudes(fast_terms, naive_terms, series: TASDSeries, dim: int) 
     )
 
 
-def best_of(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -92,16 +83,14 @@ def main() -> None:
         "torch": torch.__version__,
         "machine": platform.machine(),
     }
-    clone_s = best_of(lambda: [w.clone() for w in weights], args.repeats + 1)
+    clone_s = best_of(lambda: [w.clone() for w in weights], args.repeats)
     result["clone_s"] = clone_s
     result["clone_values_per_s"] = numel / clone_s
     for text in ("2:4", "2:4+1:8"):
         series = TASDSeries.parse(text)
-        fast_s = best_of(
-            lambda s=series: [decompose(w, s, dim=1) for w in weights], args.repeats + 1
-        )
+        fast_s = best_of(lambda s=series: [decompose(w, s, dim=1) for w in weights], args.repeats)
         naive_s = best_of(
-            lambda s=series: [naive_decompose(w, s, dim=1) for w in weights], args.repeats + 1
+            lambda s=series: [naive_decompose(w, s, dim=1) for w in weights], args.repeats
         )
         # Same work into caller-owned buffers (decompose(out=...)): what a loop that decomposes
         # repeatedly pays once its buffers exist; fresh outputs also pay their first-touch faults.
@@ -110,7 +99,7 @@ def main() -> None:
             lambda s=series, bufs=buffers: [
                 decompose(w, s, 1, out=b) for w, b in zip(weights, bufs)
             ],
-            args.repeats + 1,
+            args.repeats,
         )
         # The speed-up compares equal work: both keep the same values.
         agree = all(

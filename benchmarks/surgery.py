@@ -12,24 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import timm
 import torch
+from timing import best_of, timed
 
 from tasder_plugin import ModelPlan, apply_tasd_, decompose, remove_tasd_
 from tasder_plugin.nn import layer_kind
 from tasder_plugin.tasd.kernel import kernel_name
-
-
-def best_of(fn, repeats: int) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -61,17 +51,18 @@ def main() -> None:
     forward()  # warm-up
     times = {"dense": [], "tasd_w": [], "tasd_a": []}
     for _ in range(args.repeats):
-        times["dense"].append(_timed(forward, lambda: None))
+        times["dense"].append(timed(forward))
         for key, plan in (("tasd_w", weight_plan), ("tasd_a", act_plan)):
             apply_tasd_(model, plan)
-            times[key].append(_timed(forward, lambda: None))
+            times[key].append(timed(forward))
             remove_tasd_(model)
     dense_s, tasd_w_s, tasd_a_s = (min(times[k]) for k in ("dense", "tasd_w", "tasd_a"))
 
-    apply_s = min(
-        _timed(lambda: apply_tasd_(model, weight_plan), lambda: remove_tasd_(model))
-        for _ in range(args.repeats + 2)
-    )
+    apply_times = []
+    for _ in range(args.repeats + 2):
+        apply_times.append(timed(lambda: apply_tasd_(model, weight_plan)))
+        remove_tasd_(model)
+    apply_s = min(apply_times)
     # The core fast path on exactly the weights apply_tasd_ folds (the stem conv stays dense).
     same = [(model.get_submodule(n).weight.detach(), layer_kind_dim(model, n)) for n in folded]
     decompose_s = best_of(lambda: [decompose(w, "2:4+1:8", d) for w, d in same], args.repeats + 2)
@@ -95,14 +86,6 @@ def main() -> None:
         "ratio_apply_to_decompose": apply_s / decompose_s,
     }
     print(json.dumps(result, indent=2))
-
-
-def _timed(action, cleanup) -> float:
-    start = time.perf_counter()
-    action()
-    elapsed = time.perf_counter() - start
-    cleanup()
-    return elapsed
 
 
 def layer_kind_dim(model, name: str) -> int:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
+
+from tasder_plugin.atomic_io import write_atomic
 
 __all__ = ["dense_accuracy", "dense_key"]
 
@@ -41,7 +41,7 @@ def dense_key(cfg, model_cfg) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def dense_accuracy(cfg, model_cfg, model, data, compute: Callable[[], dict]) -> dict:
+def dense_accuracy(cfg, model_cfg, compute: Callable[[], dict]) -> dict:
     """Cached dense metrics (``val/*``) and ``predictions`` for this model and data."""
     path = Path(cfg.cache_dir) / "dense" / f"{dense_key(cfg, model_cfg)}.pt"
     if path.is_file():
@@ -50,8 +50,5 @@ def dense_accuracy(cfg, model_cfg, model, data, compute: Callable[[], dict]) -> 
         except Exception:  # a corrupt cache entry is recomputed, never trusted
             path.unlink(missing_ok=True)
     result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        torch.save(result, tmp)
-    os.replace(tmp.name, path)
+    write_atomic(path, lambda tmp: torch.save(result, tmp))
     return result

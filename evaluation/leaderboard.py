@@ -13,12 +13,12 @@ import csv
 import html
 import io
 import math
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from tasder_plugin.atomic_io import write_atomic, write_text_atomic
 
 from .leaderboard_db import LeaderboardError, read_rows
 
@@ -152,18 +152,6 @@ def _slug(text) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "none"
 
 
-def _write_atomic(path: Path, write) -> None:
-    """``write(tmp_path)`` fills a temp file next to ``path``; os.replace publishes it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _plot_groups(rows: list[dict], metric: str) -> dict[tuple[str, str], list[dict]]:
     """ok rows with both accuracy and EDP reduction, grouped by (model, hw)."""
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -227,12 +215,12 @@ def render(
     texts = _texts(leaderboard, metric)
     for fmt in formats:
         path = out_dir / f"leaderboard.{fmt}"
-        _write_atomic(path, lambda tmp, text=texts[fmt]: Path(tmp).write_text(text))
+        write_text_atomic(path, texts[fmt])
         written.append(path)
     for (model, hw), group in sorted(_plot_groups(rows, metric).items()):
         fig = _pareto_figure(model, hw, group, metric)
         path = out_dir / f"pareto_{_slug(model)}_{_slug(hw)}.png"
-        _write_atomic(path, lambda tmp, fig=fig: fig.savefig(tmp, format="png"))
+        write_atomic(path, lambda tmp, fig=fig: fig.savefig(tmp, format="png"))
         written.append(path)
     return written
 

@@ -7,16 +7,15 @@ each one improves.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
 
 import tasder_plugin
+from tasder_plugin.atomic_io import write_text_atomic
 
 HIGHER_IS_BETTER = {
     "val/acc1": True,
@@ -101,11 +100,7 @@ def build_results(cfg, plan, reports, cost, dense_cost, accuracy, dense, wall_s)
 
 def write_json(path: Path, record: dict) -> None:
     """Atomic: a reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(record, indent=2, sort_keys=False, default=str) + "\n"
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
+    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def print_summary(record: dict) -> None:

@@ -1,7 +1,7 @@
 """One harness run: ``evaluate(cfg) -> (metrics, objects)``.
 
-config -> model -> data -> profile (one batch) -> plan -> cost on the hardware and on dense ->
-dense accuracy (cached) -> apply TASD -> Lightning validate -> results.json.
+config -> model -> data -> profile (one batch) -> plan -> dense accuracy (cached) -> apply TASD
+-> cost on the hardware and on dense -> Lightning validate -> results.json.
 Tests call :func:`evaluate` directly; ``python -m evaluation`` is a thin shell around it.
 """
 
@@ -123,17 +123,14 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
     profile = profile_model(model, _example_input(model_cfg, data, int(cfg.cost_batch_size)))
     plan = build_plan(_plain(cfg.tasd), model)
 
+    dense = None
+    if data is not None:  # before surgery: the dense model is evaluated (or read back) as is
+        dense = dense_accuracy(cfg, model_cfg, lambda: validate(cfg, model, data))
     reports = apply_tasd_(model, plan)
     try:
-        effective = effective_plan(plan, reports)
-        cost = estimate_cost(profile, effective, hw, strict=bool(cfg.strict))
+        cost = estimate_cost(profile, effective_plan(plan, reports), hw, strict=bool(cfg.strict))
         dense_cost = estimate_cost(profile, ModelPlan.dense(model), hw)
-        accuracy = dense = None
-        if data is not None:
-            remove_tasd_(model)
-            dense = dense_accuracy(cfg, model_cfg, model, data, lambda: validate(cfg, model, data))
-            apply_tasd_(model, plan)
-            accuracy = validate(cfg, model, data, dense["predictions"])
+        accuracy = None if data is None else validate(cfg, model, data, dense["predictions"])
     finally:
         remove_tasd_(model)
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 
+from ..atomic_io import write_atomic, write_text_atomic
 from ..data.digits import digits_splits
 from .reference import REFERENCE_MODELS, checkpoint_path
 
@@ -76,21 +75,11 @@ def train(name: str, epochs: int, seed: int, lr: float) -> tuple[torch.nn.Module
     return model.eval(), card
 
 
-def _atomic_write(path: Path, write) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        pass
-    write(tmp.name)
-    os.chmod(tmp.name, 0o644)
-    os.replace(tmp.name, path)
-
-
 def save(model: torch.nn.Module, card: dict, name: str) -> Path:
     path = checkpoint_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(path, lambda p: save_file(state, p))
-    text = json.dumps(card, indent=2) + "\n"
-    _atomic_write(path.with_suffix(".json"), lambda p: Path(p).write_text(text))
+    write_atomic(path, lambda tmp: save_file(state, tmp))
+    write_text_atomic(path.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
     return path
 
 

@@ -13,7 +13,6 @@ import difflib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import yaml
 from torch import nn
 
+from ..atomic_io import write_text_atomic
 from ..tasd import TASDSeries
 from .layers import layer_kind
 
@@ -194,12 +194,7 @@ class ModelPlan(Mapping[str, LayerPlan]):
     def save(self, path: str | os.PathLike) -> Path:
         """Write YAML (``.yaml``/``.yml``) or JSON (``.json``) atomically."""
         path = Path(path)
-        text = _dump(self.to_dict(), path.suffix.lower())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-            f.write(text)
-        os.replace(f.name, path)
-        return path
+        return write_text_atomic(path, _dump(self.to_dict(), path.suffix.lower()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ModelPlan:

@@ -67,20 +67,14 @@ def decompose(
     series = as_series(series)
     check_tensor(x)
     d = check_dim(x, dim)
+    count = 1 if series.is_dense else len(series)
+    term_out, res_out = out if out is not None else ([None] * count, None)
+    if len(term_out) != count:
+        raise ValueError(f"out needs {count} term buffer(s) for {series}, got {len(term_out)}")
     with torch.no_grad():
         x = x.detach()
-        if out is None:
-            count = 1 if series.is_dense else len(series)
-            terms, residual = [_empty_like(x) for _ in range(count)], _empty_like(x)
-        else:
-            terms, residual = list(out[0]), out[1]
-            expected = 1 if series.is_dense else len(series)
-            if len(terms) != expected:
-                raise ValueError(
-                    f"out needs {expected} term buffer(s) for {series}, got {len(terms)}"
-                )
-            for buffer in (*terms, residual):
-                _check_out(buffer, x)
+        terms = [_output(buffer, x) for buffer in term_out]
+        residual = _output(res_out, x)
         if series.is_dense:
             _check_finite(x)
             terms[0].copy_(x)
@@ -95,7 +89,10 @@ def decompose(
     return terms, residual
 
 
-def _check_out(out: torch.Tensor, x: torch.Tensor) -> None:
+def _output(out: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    """A caller's buffer, checked to fit ``x``, or a new contiguous tensor like ``x``."""
+    if out is None:
+        return _empty_like(x)
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
     if out.shape != x.shape or out.dtype != x.dtype or out.device != x.device:
@@ -107,6 +104,7 @@ def _check_out(out: torch.Tensor, x: torch.Tensor) -> None:
         raise ValueError("out must be contiguous")
     if out.numel() and out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr():
         raise ValueError("out must not share memory with the input")
+    return out
 
 
 def approximate(
@@ -126,10 +124,7 @@ def approximate(
     d = check_dim(x, dim)
     with torch.no_grad():
         x = x.detach()
-        if out is None:
-            out = _empty_like(x)
-        else:
-            _check_out(out, x)
+        out = _output(out, x)
         if series.is_dense:
             _check_finite(x)
             out.copy_(x)

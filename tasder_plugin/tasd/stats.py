@@ -67,15 +67,16 @@ def tasd_stats(x: torch.Tensor, series: TASDSeries | NMPattern | str, dim: int =
         total = _sq_norm(x)
         kept = sum(_sq_norm(t) for t in terms)
         resid = _sq_norm(residual)
-        approx_nnz = sum(int(torch.count_nonzero(t)) for t in terms)
-        patterns = series.patterns if not series.is_dense else ()
-        histograms = tuple(tuple(block_nnz_histogram(t, p.m, d)) for t, p in zip(terms, patterns))
+        term_nnz = [int(torch.count_nonzero(t)) for t in terms]
+        histograms = tuple(
+            tuple(block_nnz_histogram(t, p.m, d)) for t, p in zip(terms, series.patterns)
+        )
     return TASDStats(
         series=str(series),
         numel=x.numel(),
-        density=approx_nnz / numel,
+        density=sum(term_nnz) / numel,
         input_density=int(torch.count_nonzero(x)) / numel,
-        term_densities=tuple(int(torch.count_nonzero(t)) / numel for t in terms),
+        term_densities=tuple(nnz / numel for nnz in term_nnz),
         kept_energy=1.0 if total == 0 else kept / total,
         relative_error=0.0 if total == 0 else (resid / total) ** 0.5,
         block_nnz_histograms=histograms,
