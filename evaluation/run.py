@@ -20,6 +20,7 @@ from tasder_plugin import ModelPlan, apply_tasd_, estimate_cost, profile_model, 
 from tasder_plugin.data.loaders import EvalData, build_data
 from tasder_plugin.hardware import hardware_from_dict
 from tasder_plugin.models.adapters import ModelConfig, build_model
+from tasder_plugin.models.preprocessing import data_config
 from tasder_plugin.nn import effective_plan
 
 from .dense_cache import dense_accuracy
@@ -49,19 +50,6 @@ def _example_input(model_cfg: ModelConfig, data: EvalData | None, size: int) -> 
     if model_cfg.input_size is None:
         raise ValueError(f"model {model_cfg.name}: mode=cost needs model.input_size=[C,H,W]")
     return torch.randn(size, *model_cfg.input_size, generator=torch.Generator().manual_seed(0))
-
-
-def _data_config(model_cfg: ModelConfig, model) -> dict:
-    """What the data builders need from the model: timm's preprocessing, a tokenizer."""
-    if model_cfg.source == "packaged_hf":
-        from tasder_plugin.models.adapters import packaged_model_path
-
-        return {"tokenizer_dir": str(packaged_model_path(model_cfg))}
-    if model_cfg.source != "timm":
-        return {}
-    import timm.data
-
-    return {"data_config": timm.data.resolve_data_config({}, model=model)}
 
 
 def _quiet_lightning() -> None:
@@ -117,7 +105,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
     hw = hardware_from_dict(_plain(cfg.hw), str(cfg.hw_name))
     data = None
     if cfg.mode == "eval":
-        data = build_data(_plain(cfg.data), _data_config(model_cfg, model))
+        data = build_data(_plain(cfg.data), data_config(model_cfg, model))
     elif cfg.mode != "cost":
         raise ValueError(f"mode must be 'eval' or 'cost', got {cfg.mode!r}")
     profile = profile_model(model, _example_input(model_cfg, data, int(cfg.cost_batch_size)))
