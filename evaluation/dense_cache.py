@@ -1,27 +1,49 @@
 """Dense accuracy per (model, weights, data): computed once, then read back, so sweeps over
 hardware and TASD settings do not re-run the dense model. Entries hold metrics and per-sample
-predictions (for agreement), are written atomically and read with ``weights_only=True``."""
+predictions (for agreement), are written atomically and read with ``weights_only=True``.
+
+On a terminal a status line says, before Lightning's bar for the dense pass, whether the dense
+model runs (cache miss) or is read back; Lightning's bar is the progress of that pass. A second
+bar around it would fight Lightning's for the same terminal lines."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
+from tqdm import tqdm
 
 from tasder_plugin.atomic_io import write_atomic
+from tasder_plugin.progress import progress_enabled
 
 __all__ = ["dense_accuracy", "dense_key"]
 
 
 def _file_digest(path: str | None) -> str | None:
-    if not path or not Path(path).is_file():
+    """Identity of a weights file, or of every file in a checkpoint directory (save_pretrained):
+    path, size and modification time, so rewritten weights are never read from a stale entry."""
+    if not path:
         return None
-    stat = Path(path).stat()
-    return f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    root = Path(path).expanduser()
+    if root.is_dir():
+        files = sorted(p for p in root.rglob("*") if p.is_file())
+        parts = [f"{p.relative_to(root)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+        return f"{root.resolve()}/[{','.join(parts)}]"
+    if not root.is_file():
+        return None
+    stat = root.stat()
+    return f"{root.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _status(cfg, message: str) -> None:
+    if progress_enabled() and cfg.trainer.get("enable_progress_bar", True):
+        line = f"dense accuracy of {cfg.model.name} on {cfg.data.name}: {message}"
+        tqdm.write(line, file=sys.stderr)
 
 
 def dense_key(cfg, model_cfg) -> str:
@@ -36,6 +58,7 @@ def dense_key(cfg, model_cfg) -> str:
         "model": OmegaConf.to_container(cfg.model, resolve=True),
         "data": OmegaConf.to_container(cfg.data, resolve=True),
         "weights": weights,
+        "data_files": _file_digest(cfg.data.get("path")),  # a local dataset copy (data.path)
         "torch": torch.__version__,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
@@ -46,9 +69,13 @@ def dense_accuracy(cfg, model_cfg, compute: Callable[[], dict]) -> dict:
     path = Path(cfg.cache_dir) / "dense" / f"{dense_key(cfg, model_cfg)}.pt"
     if path.is_file():
         try:
-            return torch.load(path, weights_only=True)
+            result = torch.load(path, weights_only=True)
         except Exception:  # a corrupt cache entry is recomputed, never trusted
             path.unlink(missing_ok=True)
+        else:
+            _status(cfg, f"read from the cache ({path})")
+            return result
+    _status(cfg, f"not cached; running the dense model (then cached in {path})")
     result = compute()
     write_atomic(path, lambda tmp: torch.save(result, tmp))
     return result

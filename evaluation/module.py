@@ -1,6 +1,9 @@
-"""A Lightning module that only evaluates: top-1, top-5, loss, agreement with the dense model."""
+"""Lightning modules that only evaluate: top-1, top-5, loss, agreement with the dense model
+(plus F1 when the model config asks for it), or fidelity of sentence embeddings."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import lightning.pytorch as pl
 import torch
@@ -8,18 +11,78 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import nn
 
+from tasder_plugin.models.adapters import ModelConfig
+from tasder_plugin.models.preprocessing import num_classes
+
+__all__ = ["ClassificationEvaluation", "EmbeddingEvaluation", "EXTRA_METRICS", "evaluation_module"]
+
+# Metrics a model config may add with ``metrics: [...]``, logged as ``val/<name>``.
+EXTRA_METRICS = ("f1",)
+
+
+def evaluation_module(model_cfg: ModelConfig, model: nn.Module, dense_predictions=None):
+    """The evaluation module the model's task calls for."""
+    if model_cfg.task == "embedding":
+        if model_cfg.metrics:
+            raise ValueError(
+                f"model.metrics {model_cfg.metrics} needs a classifier, not embeddings"
+            )
+        return EmbeddingEvaluation(model, dense_predictions)
+    classes = num_classes(model_cfg, model)
+    if classes is None:
+        raise ValueError(
+            f"model {model_cfg.name} does not say how many classes it has: set model.num_classes"
+        )
+    return ClassificationEvaluation(model, classes, dense_predictions, model_cfg.metrics)
+
+
+def _forward(model: nn.Module, inputs):
+    """Tokenised text arrives as a dict of keyword arguments, images as one tensor."""
+    return model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
+
+
+def _logits(output) -> torch.Tensor:
+    """The logits tensor: the output itself, or its ``.logits`` (HuggingFace model outputs). The
+    HF model is not wrapped, so its layer names (what plans and ``ignore`` lists use) stay HF's."""
+    if isinstance(output, torch.Tensor):
+        return output
+    logits = getattr(output, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    raise TypeError(f"a classifier must return logits, got {type(output).__name__}")
+
+
+def _f1(num_classes: int) -> torchmetrics.Metric:
+    """Binary F1 of class 1 (GLUE's positive class) for two classes, else macro-averaged."""
+    if num_classes == 2:
+        return torchmetrics.F1Score("binary")
+    return torchmetrics.F1Score("multiclass", num_classes=num_classes, average="macro")
+
 
 class ClassificationEvaluation(pl.LightningModule):
     """Wraps a classifier for ``Trainer.validate``. ``dense_predictions[i]`` is the dense model's
-    top-1 class of sample ``i``; when given, the share of samples where TASD agrees is logged."""
+    top-1 class of sample ``i``; when given, the share of samples where TASD agrees is logged.
+    ``metrics`` names extra metrics from :data:`EXTRA_METRICS`."""
 
-    def __init__(self, model: nn.Module, num_classes: int, dense_predictions=None):
+    def __init__(
+        self,
+        model: nn.Module,
+        num_classes: int,
+        dense_predictions=None,
+        metrics: Sequence[str] = (),
+    ):
         super().__init__()
+        unknown = [name for name in metrics if name not in EXTRA_METRICS]
+        if unknown:
+            raise ValueError(
+                f"unknown metric {unknown[0]!r} in model.metrics; known: {EXTRA_METRICS}"
+            )
         self.model = model
         self.top1 = torchmetrics.Accuracy("multiclass", num_classes=num_classes, top_k=1)
         self.top5 = torchmetrics.Accuracy(
             "multiclass", num_classes=num_classes, top_k=min(5, num_classes)
         )
+        self.extra = nn.ModuleDict({"f1": _f1(num_classes)} if "f1" in metrics else {})
         self.loss = torchmetrics.MeanMetric()
         self.agreement = torchmetrics.MeanMetric()
         self.dense_predictions = dense_predictions
@@ -27,11 +90,13 @@ class ClassificationEvaluation(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         x, y, index = batch
-        logits = self.model(x)
+        logits = _logits(_forward(self.model, x))
         self.top1.update(logits, y)
         self.top5.update(logits, y)
         self.loss.update(F.cross_entropy(logits, y, reduction="none"))
         predicted = logits.argmax(1)
+        for metric in self.extra.values():
+            metric.update(predicted, y)
         self.predictions.update(zip(index.tolist(), predicted.tolist()))
         if self.dense_predictions is not None:
             dense = self.dense_predictions.to(predicted.device)[index]
@@ -41,6 +106,8 @@ class ClassificationEvaluation(pl.LightningModule):
         self.log("val/acc1", self.top1.compute())
         self.log("val/acc5", self.top5.compute())
         self.log("val/loss", self.loss.compute())
+        for name, metric in self.extra.items():
+            self.log(f"val/{name}", metric.compute())
         if self.dense_predictions is not None:
             self.log("val/agreement", self.agreement.compute())
 

@@ -23,12 +23,16 @@ HIGHER_IS_BETTER = {
     "val/loss": False,
     "val/agreement": True,
     "val/fidelity": True,
+    "val/f1": True,
     "hw/cycles": False,
     "hw/latency_s": False,
     "hw/energy_j": False,
     "hw/edp_js": False,
     "hw/edp_reduction": True,
     "hw/speedup": True,
+    "calib/metric": True,
+    "calib/drop_search": False,
+    "calib/drop_holdout": False,
 }
 
 
@@ -56,15 +60,29 @@ def _accuracy_fields(accuracy: dict | None, dense: dict | None) -> dict:
     if accuracy is None:
         return {}
     out = {k: v for k, v in accuracy.items() if k.startswith("val/")}
-    for key in ("val/acc1", "val/acc5", "val/loss"):
-        if key in dense:
-            out[f"dense_{key}"] = dense[key]
-            out[f"delta_{key}"] = accuracy[key] - dense[key]
+    for key in [k for k in out if k in dense]:
+        out[f"dense_{key}"] = dense[key]
+        out[f"delta_{key}"] = accuracy[key] - dense[key]
     return out
 
 
-def build_results(cfg, plan, reports, cost, dense_cost, accuracy, dense, wall_s):
-    """Flat metrics and the full results.json record."""
+def _search_fields(details: dict) -> dict:
+    """A search's calibration results: the metric on the whole split, the drop on each part."""
+    search = details.get("search")
+    if not search:
+        return {}
+    return {
+        "calib/metric": search["metric_calib"],
+        "dense_calib/metric": search["dense_metric_calib"],
+        "calib/drop_search": search["drop_search"],
+        "calib/drop_holdout": search["drop_holdout"],
+        "search/forwards": search["forwards"],
+    }
+
+
+def build_results(cfg, plan, reports, cost, dense_cost, accuracy, dense, wall_s, details=None):
+    """Flat metrics and the full results.json record (``details``: e.g. the search summary)."""
+    details = details or {}
     comparison = cost.vs(dense_cost)
     metrics = {
         **_accuracy_fields(accuracy, dense),
@@ -76,6 +94,7 @@ def build_results(cfg, plan, reports, cost, dense_cost, accuracy, dense, wall_s)
         "tasd/layers_planned": len(plan.decomposed()),
         "tasd/layers_weights": sum(r.weights is not None for r in reports),
         "tasd/layers_activations": sum(r.activations is not None for r in reports),
+        **_search_fields(details),
     }
     record = {
         "model": cfg.model.name,
@@ -86,6 +105,7 @@ def build_results(cfg, plan, reports, cost, dense_cost, accuracy, dense, wall_s)
         "seed": int(cfg.seed),
         "metrics": metrics,
         "dense_layers": {r.fqn: list(r.reasons) for r in reports if r.reasons},
+        **details,
         "wall_s": wall_s,
         "versions": {
             "tasder": tasder_plugin.__version__,
@@ -106,6 +126,8 @@ def write_json(path: Path, record: dict) -> None:
 def print_summary(record: dict) -> None:
     m = record["metrics"]
     tasd = record["tasd"]
+    if tasd.get("kind") == "search":  # the search's tuning knobs are in results.json
+        tasd = {k: tasd.get(k) for k in ("kind", "strategy", "max_drop", "objective")}
     setting = ", ".join(f"{k}={v}" for k, v in tasd.items() if v not in (None, [], "none"))
     setting = setting or "none"
     data = record["data"] or "none (cost only)"
@@ -117,6 +139,9 @@ def print_summary(record: dict) -> None:
             f"top-1 {m['val/acc1']:.4f} (dense {m['dense_val/acc1']:.4f}, "
             f"delta {m['delta_val/acc1']:+.4f}) | agreement with dense {m['val/agreement']:.4f}"
         )
+    if "val/f1" in m:
+        f1, dense_f1, delta = m["val/f1"], m["dense_val/f1"], m["delta_val/f1"]
+        print(f"F1 {f1:.4f} (dense {dense_f1:.4f}, delta {delta:+.4f})")
     print(
         f"EDP {m['hw/edp_js']:.4g} J*s (dense {m['dense_hw/edp_js']:.4g}) | "
         f"EDP reduction {m['hw/edp_reduction']:.1%} | speedup {m['hw/speedup']:.2f}x | "
@@ -126,3 +151,11 @@ def print_summary(record: dict) -> None:
         f"layers: {m['tasd/layers_weights']} TASD-W, {m['tasd/layers_activations']} TASD-A "
         f"of {m['tasd/layers_planned']} planned"
     )
+    if search := record.get("search"):
+        print(
+            f"search {search['strategy']} (max_drop {search['max_drop']:g}, {search['metric']}): "
+            f"calibration drop {search['drop_search']:+.4f} on {search['search_samples']} "
+            f"search / {search['drop_holdout']:+.4f} on {search['holdout_samples']} holdout "
+            f"samples | {search['forwards']} forward passes, {search['wall_s']:.1f} s"
+        )
+        print(f"plan {search['plan']}")

@@ -22,10 +22,12 @@ from tasder_plugin.hardware import hardware_from_dict
 from tasder_plugin.models.adapters import ModelConfig, build_model
 from tasder_plugin.models.preprocessing import data_config
 from tasder_plugin.nn import effective_plan
+from tasder_plugin.progress import progress_enabled
 
 from .dense_cache import dense_accuracy
-from .module import ClassificationEvaluation, EmbeddingEvaluation
-from .plans import build_plan
+from .loggers import build_logger
+from .module import evaluation_module
+from .plans import PlanContext, build_plan
 from .results import build_results, print_summary, write_json
 
 __all__ = ["evaluate", "validate"]
@@ -62,13 +64,10 @@ def _quiet_lightning() -> None:
 def validate(cfg: DictConfig, model, data: EvalData, dense_predictions=None) -> dict:
     """Lightning ``Trainer.validate`` on the evaluation split; returns ``val/*`` metrics."""
     _quiet_lightning()
-    if cfg.model.task == "embedding":
-        module = EmbeddingEvaluation(model, dense_predictions)
-    else:
-        module = ClassificationEvaluation(model, int(cfg.model.num_classes), dense_predictions)
+    module = evaluation_module(_model_config(cfg), model, dense_predictions)
     trainer = pl.Trainer(
         **_plain(cfg.trainer),
-        logger=_logger(cfg),
+        logger=build_logger(cfg),
         enable_checkpointing=False,
     )
     outputs = trainer.validate(module, dataloaders=data.eval, verbose=False)
@@ -76,12 +75,6 @@ def validate(cfg: DictConfig, model, data: EvalData, dense_predictions=None) -> 
     metrics = {k: float(v) for k, v in out.items()}
     metrics["predictions"] = module.prediction_tensor()
     return metrics
-
-
-def _logger(cfg: DictConfig):
-    from hydra.utils import instantiate
-
-    return instantiate(cfg.logger) if cfg.get("logger") else False
 
 
 def _record_in_leaderboard(cfg: DictConfig, record: dict) -> None:
@@ -109,7 +102,11 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
     elif cfg.mode != "cost":
         raise ValueError(f"mode must be 'eval' or 'cost', got {cfg.mode!r}")
     profile = profile_model(model, _example_input(model_cfg, data, int(cfg.cost_batch_size)))
-    plan = build_plan(_plain(cfg.tasd), model)
+    context = PlanContext(
+        hw=hw, profile=profile, data=data, task=str(cfg.model.task), seed=int(cfg.seed),
+        output_dir=Path(cfg.output_dir), progress=progress_enabled(),
+    )  # fmt: skip
+    plan = build_plan(_plain(cfg.tasd), model, context)
 
     dense = None
     if data is not None:  # before surgery: the dense model is evaluated (or read back) as is
@@ -123,7 +120,15 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
         remove_tasd_(model)
 
     metrics, record = build_results(
-        cfg, plan, reports, cost, dense_cost, accuracy, dense, time.perf_counter() - start
+        cfg,
+        plan,
+        reports,
+        cost,
+        dense_cost,
+        accuracy,
+        dense,
+        time.perf_counter() - start,
+        context.details,
     )
     write_json(Path(cfg.output_dir) / "results.json", record)
     _record_in_leaderboard(cfg, record)

@@ -6,6 +6,7 @@ The public API is re-exported here (see shared/DESIGN.md); subpackages hold the 
 from .hardware import estimate_cost, load_hardware
 from .nn import LayerPlan, ModelPlan, apply_tasd_, remove_tasd_, tasd_layer_stats
 from .profile import GemmRecord, ModelProfile, profile_model
+from .search import run_search, search_plan
 from .tasd import (
     NMPattern,
     TASDSeries,
@@ -25,6 +26,8 @@ __all__ = [
     "GemmRecord",
     "ModelProfile",
     "profile_model",
+    "run_search",
+    "search_plan",
     "LayerPlan",
     "ModelPlan",
     "apply_tasd_",

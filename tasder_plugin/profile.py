@@ -30,8 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
+from tqdm import tqdm
 
 from .nn.layers import LayerKind, layer_kind
+from .progress import progress_enabled
 from .tasd.patterns import NMPattern
 from .tasd.stats import block_nnz_histogram
 
@@ -187,8 +189,10 @@ def _layer_tensor(fqn: str, *values) -> torch.Tensor:
 class _Recorder:
     """State shared by the hooks and the modes: records, module stack, where GEMMs are opaque."""
 
-    def __init__(self, block_sizes: Sequence[int]):
+    def __init__(self, block_sizes: Sequence[int], bar=None):
         self.block_sizes = tuple(block_sizes)
+        self.bar = bar  # advanced once per weight GEMM layer, on its first call
+        self._layers_seen: set[str] = set()
         self.records: list[GemmRecord] = []
         self.stack: list[str] = []
         self.layer_depth = 0  # > 0 inside a registered GEMM layer's forward
@@ -233,6 +237,9 @@ class _Recorder:
                 channels_per_group=k if row is None else int(row),
             )
         )
+        if self.bar is not None and weight_numel > 0 and fqn not in self._layers_seen:
+            self._layers_seen.add(fqn)
+            self.bar.update(1)
 
 
 def _layer_input_dim(kind: LayerKind, module: nn.Module, x: torch.Tensor) -> int:
@@ -367,20 +374,37 @@ def _restore_training(training: dict[nn.Module, bool]) -> None:
         module.training = flag  # not .train(): it recurses and may be overridden
 
 
+def _gemm_layer_count(module: nn.Module) -> int:
+    """Registered GEMM layers, not counting those nested inside another (one GEMM each)."""
+    if layer_kind(module) is not None:
+        return 1
+    return sum(_gemm_layer_count(child) for child in module.children())
+
+
 def profile_model(
-    model: nn.Module, example_batch, *, block_sizes: Sequence[int] = HIST_BLOCK_SIZES
+    model: nn.Module,
+    example_batch,
+    *,
+    block_sizes: Sequence[int] = HIST_BLOCK_SIZES,
+    progress: bool | None = None,
 ) -> ModelProfile:
     """Run one eval-mode forward pass under ``torch.no_grad()`` and list the GEMMs it executes.
 
     ``example_batch`` is a tensor, a tuple of positional arguments or a dict of keyword
     arguments. The model's training flags are restored and every hook removed, even on error.
+    ``progress``: a bar over the GEMM layers (activation statistics of a large model take a
+    while); None shows it where :func:`progress_enabled` says.
     """
     args, kwargs = _call_args(example_batch)
     for m in block_sizes:
         NMPattern(1, m)  # validates the block size before the model runs
-    rec = _Recorder(block_sizes)
+    show = progress_enabled() if progress is None else progress
     training = {module: module.training for module in model.modules()}
     with ExitStack() as stack:
+        bar = stack.enter_context(
+            tqdm(total=_gemm_layer_count(model), desc="profile", unit="layer", disable=not show)
+        )
+        rec = _Recorder(block_sizes, bar)
         stack.callback(_restore_training, training)
         model.eval()
         _install_hooks(model, rec, stack)

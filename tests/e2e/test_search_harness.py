@@ -1,0 +1,44 @@
+"""The search in the harness: tasd=tasder / greedy, its record, and reusing the plan it saved."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evaluation.run import evaluate
+from tasder_plugin.search import CalibrationError, SearchSpaceError
+
+
+@pytest.mark.slow
+def test_searched_plan_is_recorded_and_reproduces_with_tasd_plan(make_cfg):
+    cfg = make_cfg("tasd=tasder", "hw=vegeta")
+    metrics, _ = evaluate(cfg)
+    record = json.loads((Path(cfg.output_dir) / "results.json").read_text())
+    search = record["search"]
+    assert search["strategy"] == "tasder" and search["max_drop"] == 0.01
+    assert search["drop_search"] <= 0.01 and search["drop_holdout"] <= 0.01
+    # calibration and evaluation splits are both reported
+    assert metrics["calib/metric"] == search["metric_calib"]
+    assert metrics["dense_calib/metric"] >= 0.98 and "val/acc1" in metrics
+    assert metrics["hw/edp_reduction"] == pytest.approx(search["estimated_reduction"], rel=1e-9)
+    log = json.loads(Path(search["log"]).read_text())
+    assert len(log["layers"]) == search["layers_searched"]
+
+    plan_path = Path(search["plan"])
+    reused = make_cfg("tasd=plan", f"tasd.path={plan_path}", "hw=vegeta")
+    again, _ = evaluate(reused)
+    for key in ("val/acc1", "val/agreement", "hw/edp_js", "tasd/layers_planned"):
+        assert again[key] == metrics[key]
+
+
+@pytest.mark.parametrize(
+    "overrides, error, message",
+    [
+        (["tasd=tasder", "mode=cost"], CalibrationError, "needs calibration data"),
+        (["tasd=tasder", "hw=dstc"], SearchSpaceError, "nothing to choose from"),
+        (["tasd=greedy", "tasd.max_drop=-0.5"], ValueError, "max_drop is a budget"),
+    ],
+)
+def test_search_misconfiguration_is_a_clear_error(make_cfg, overrides, error, message):
+    with pytest.raises(error, match=message):
+        evaluate(make_cfg(*overrides))
