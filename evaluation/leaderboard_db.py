@@ -106,20 +106,38 @@ def config_key(record: dict) -> str:
     return config_key_from_config(record["config"])
 
 
+def _uniform_label(tasd: dict) -> str:
+    label = f"uniform W={tasd.get('weights') or '-'} A={tasd.get('activations') or '-'}"
+    targets, ignore = tasd.get("targets"), tasd.get("ignore")
+    if targets:
+        label += f" targets={len(targets) if isinstance(targets, list) else targets}"
+    if ignore:
+        label += f" ignore={len(ignore) if isinstance(ignore, list) else ignore}"
+    return label
+
+
+def _search_label(tasd: dict) -> str:
+    label = f"{tasd.get('strategy', 'tasder')} max_drop={tasd.get('max_drop')}"
+    if tasd.get("objective", "edp") != "edp":
+        label += f" objective={tasd['objective']}"
+    return label
+
+
+_LABELS = {
+    "uniform": _uniform_label,
+    "search": _search_label,
+    "auto": lambda tasd: f"auto kept_energy>={tasd.get('min_kept_energy')}",
+    "plan": lambda tasd: f"plan {Path(str(tasd.get('path'))).name}",
+}
+
+
 def tasd_label(tasd: dict | None) -> str:
-    """A short human label for a tasd setting, e.g. ``uniform W=2:4 A=-``."""
+    """A short human label for a tasd setting, e.g. ``uniform W=2:4 A=-``, ``tasder
+    max_drop=0.01``; kinds without a label of their own list their options."""
     tasd = tasd or {}
     kind = tasd.get("kind", "none")
-    if kind == "uniform":
-        label = f"uniform W={tasd.get('weights') or '-'} A={tasd.get('activations') or '-'}"
-        targets, ignore = tasd.get("targets"), tasd.get("ignore")
-        if targets:
-            label += f" targets={len(targets) if isinstance(targets, list) else targets}"
-        if ignore:
-            label += f" ignore={len(ignore) if isinstance(ignore, list) else ignore}"
-        return label
-    if kind == "plan":
-        return f"plan {Path(str(tasd.get('path'))).name}"
+    if kind in _LABELS:
+        return _LABELS[kind](tasd)
     extra = " ".join(f"{k}={v}" for k, v in sorted(tasd.items()) if k != "kind" and v)
     return f"{kind} {extra}".strip()
 
@@ -273,10 +291,14 @@ def read_rows(db_path, include_record: bool = False) -> list[dict]:
     for item in raw:
         record = item.pop("record")
         row = dict(item)
+        parsed = json.loads(record or "{}")
+        tasd = parsed.get("tasd") or (parsed.get("config") or {}).get("tasd")
+        if tasd:  # labels are presentation: rendered with today's rules, old rows included
+            row["tasd"] = tasd_label(tasd)
         for name, value in json.loads(row.pop("metrics") or "{}").items():
             row.setdefault(name, value)  # a metric never hides a fixed column
         if include_record:
-            row["record"] = json.loads(record)
+            row["record"] = parsed
         rows.append(row)
     return rows
 

@@ -72,6 +72,11 @@ class GemmRecord:
     # Length of one blocked row of K: channels per group of a conv (K = that x kernel taps);
     # all of K otherwise. N:M blocks never cross it, and a row narrower than m cannot be blocked.
     channels_per_group: int = 0
+    # Weight GEMMs: the measured fraction of non-zero weights and, per m, the blocks of m along
+    # the weight's K holding 0..m non-zeros (how well N:M terms capture an unstructured-sparse
+    # weight: a block with at most n non-zeros is exact under n:m). Empty for activation GEMMs.
+    weight_density: float = 1.0
+    weight_block_nnz_hist: dict[int, tuple[int, ...]] = field(default_factory=dict, hash=False)
 
     def as_row(self) -> dict:
         """A flat dict (scalars only): one histogram bin per column, the shape as ``AxBxC``."""
@@ -91,6 +96,10 @@ class GemmRecord:
         }
         for m, counts in self.input_block_nnz_hist.items():
             row.update({f"input_blocks{m}_nnz{k}": c for k, c in enumerate(counts)})
+        if self.is_weight_gemm:
+            row["weight_density"] = self.weight_density
+            for m, counts in self.weight_block_nnz_hist.items():
+                row.update({f"weight_blocks{m}_nnz{k}": c for k, c in enumerate(counts)})
         return row
 
 
@@ -218,7 +227,9 @@ class _Recorder:
         self._suffixes[fqn, kind] += 1
         return f"{fqn}.{kind}{index}" if fqn else f"{kind}{index}"
 
-    def add(self, fqn, op, mnk, groups, stats, output_shape, weight_numel=0, row=None) -> None:
+    def add(
+        self, fqn, op, mnk, groups, stats, output_shape, weight_numel=0, row=None, weight_stats=None
+    ) -> None:
         m, n, k = (int(d) for d in mnk)
         self.records.append(
             GemmRecord(
@@ -235,6 +246,7 @@ class _Recorder:
                 input_block_nnz_hist=stats[1],
                 output_shape=tuple(output_shape),
                 channels_per_group=k if row is None else int(row),
+                **(weight_stats or {}),
             )
         )
         if self.bar is not None and weight_numel > 0 and fqn not in self._layers_seen:
@@ -258,9 +270,21 @@ def _record_layer(rec: _Recorder, fqn: str, kind: LayerKind, module: nn.Module, 
     out = _layer_tensor(fqn, out)
     mnk = (out.numel() // n, n, k)
     row = kind.channels_per_group(module)
+    stats = _weight_stats(weight.detach(), kind.weight_dim, rec.block_sizes)
     rec.add(
-        fqn, kind.op, mnk, kind.groups(module), rec.pending_stats, out.shape, weight.numel(), row
-    )
+        fqn, kind.op, mnk, kind.groups(module), rec.pending_stats, out.shape, weight.numel(), row,
+        stats,
+    )  # fmt: skip
+
+
+def _weight_stats(weight: torch.Tensor, dim: int, block_sizes) -> dict:
+    """Measured density and non-zeros per block of m along the weight's K dimension."""
+    return {
+        "weight_density": float((weight != 0).double().mean()),
+        "weight_block_nnz_hist": {
+            m: tuple(block_nnz_histogram(weight, m, dim=dim)) for m in block_sizes
+        },
+    }
 
 
 def _install_hooks(model: nn.Module, rec: _Recorder, stack: ExitStack) -> None:

@@ -8,8 +8,10 @@ Built in four steps, each cheap relative to the next:
 3. where a side has more than ``max_candidates`` candidates, a proxy error (relative error of the
    weight, or of the layer input on a few samples) keeps the cost/error Pareto front only;
 4. sensitivity: the divergence of the model's outputs from dense on calibration samples when
-   that one layer takes that one candidate (a real forward pass each). On dual-side hardware a
-   W+A pair is estimated as the sum of its two sides.
+   that one layer takes that one candidate (a real forward pass each). A series that reproduces
+   the layer's (sparse) weight exactly, or any tensor exactly (``2:4+2:4``), is known to change
+   nothing and costs no forward pass. On dual-side hardware a W+A pair is estimated as the sum
+   of its two sides.
 """
 
 from __future__ import annotations
@@ -227,6 +229,13 @@ def _proxies(model, layers: list[_Layer], evaluator, index, keep: int) -> dict:
     return proxies
 
 
+def _lossless_on_weight(module: nn.Module, series: TASDSeries) -> bool:
+    """The prior a sparse weight gives for free: a series that reproduces this weight exactly
+    (every block holds few enough non-zeros) leaves the model's outputs unchanged."""
+    w = module.weight.detach()
+    return bool(torch.equal(approximate(w, series, dim=layer_kind(module).weight_dim), w))
+
+
 def _measure(layers: list[_Layer], evaluator: PlanEvaluator, index, progress: bool) -> None:
     from tqdm.auto import tqdm
 
@@ -236,6 +245,7 @@ def _measure(layers: list[_Layer], evaluator: PlanEvaluator, index, progress: bo
         for side in ("W", "A")
         for opt in layer.kept[side]
         if not is_exact(_series_of(opt.candidate))
+        and not (side == "W" and _lossless_on_weight(layer.module, opt.candidate.weights))
     ]
     for layer, opt in tqdm(todo, desc="search: sensitivity", disable=not progress, leave=False):
         opt.sensitivity = evaluator.divergence({layer.fqn: opt.candidate}, index)

@@ -245,3 +245,22 @@ def test_channels_per_group_is_the_blocked_row_and_cost_keeps_narrow_rows_dense(
     assert rows["0"].weights_ran_as == rows["1"].weights_ran_as == "dense"
     assert any("narrower" in reason for reason in rows["1"].reasons)
     assert rows["2"].weights_ran_as == "2:4"
+
+
+def test_weight_records_report_measured_density_and_blocks_along_k():
+    from tasder_plugin import profile_model
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(8, 4, 3), torch.nn.Flatten(), torch.nn.Linear(16, 2)
+    )
+    with torch.no_grad():
+        model[0].weight[:, 1::2] = 0  # half the input channels: 2 of every 4 along K per tap
+    prof = profile_model(model, torch.randn(1, 8, 4, 4))
+    conv, linear = prof.weight_gemms()
+    assert conv.weight_density == 0.5 and linear.weight_density == 1.0
+    taps_rows = 4 * 9  # output channels x kernel taps; K blocks run along the 8 input channels
+    assert conv.weight_block_nnz_hist[4] == (0, 0, 2 * taps_rows, 0, 0)
+    assert conv.weight_block_nnz_hist[8] == (0, 0, 0, 0, taps_rows, 0, 0, 0, 0)
+    assert linear.weight_block_nnz_hist[4][-1] == 2 * 4
+    assert conv.as_row()["weight_blocks4_nnz2"] == 2 * taps_rows

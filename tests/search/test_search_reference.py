@@ -124,3 +124,12 @@ def test_bad_input_is_a_clear_error(resnet, calib, kwargs, error, message):
     args = {"calib": calib, "hw": "2of4", **kwargs}
     with pytest.raises(error, match=message):
         run_search(resnet, args.pop("calib"), args.pop("hw"), **args)
+
+
+def test_a_series_exact_on_a_sparse_weight_costs_no_forward_pass(calib):
+    model = build_reference("reference_resnet_sp95")
+    prof = profile_model(model, digits_splits()["eval"].tensors[0][:32])
+    found = run_search(model, calib, "flex8", strategy="uniform", profile=prof)
+    options = [o for row in found.layers for o in row["options"]]
+    lossless = [o for o in options if not o["measured"] and o["candidate"].endswith("A=dense")]
+    assert lossless and all(o["sensitivity"] == 0 for o in lossless)
