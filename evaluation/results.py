@@ -123,6 +123,14 @@ def write_json(path: Path, record: dict) -> None:
     write_text_atomic(path, json.dumps(record, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def _relative(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it (shorter to read)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
+
+
 def print_summary(record: dict) -> None:
     m = record["metrics"]
     tasd = record["tasd"]
@@ -158,4 +166,4 @@ def print_summary(record: dict) -> None:
             f"search / {search['drop_holdout']:+.4f} on {search['holdout_samples']} holdout "
             f"samples | {search['forwards']} forward passes, {search['wall_s']:.1f} s"
         )
-        print(f"plan {search['plan']}")
+        print(f"plan {_relative(search['plan'])} (reuse: tasd=plan tasd.path=...)")
