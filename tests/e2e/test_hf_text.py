@@ -34,7 +34,7 @@ def hf_config(model_dir, **fields) -> ModelConfig:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["bert_sst2", "distilbert_sst2"])
+@pytest.mark.parametrize("model", ["bert_sst2", "distilbert_sst2", "bert_mnli_sp90"])
 def test_hub_model_offline_is_one_line(model, tmp_path):
     out = run_cli(f"model={model}", tmp_path=tmp_path)
     assert out.returncode == 2, out.stderr[-2000:]
