@@ -10,7 +10,6 @@ raise :class:`DataError` naming what is missing and these ways to supply it.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -77,21 +76,17 @@ class HFData:
         return f"HF dataset {self.dataset!r}{config}"
 
 
-@contextlib.contextmanager
 def _quiet_datasets():
     """``datasets`` draws its bars even into logs; show them only where ours would show."""
     import datasets
 
-    from ..progress import progress_enabled
+    from ..progress import quiet_library_bars
 
-    was_enabled = datasets.is_progress_bar_enabled()
-    if was_enabled and not progress_enabled():
-        datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            datasets.enable_progress_bars()
+    return quiet_library_bars(
+        datasets.is_progress_bar_enabled,
+        datasets.disable_progress_bars,
+        datasets.enable_progress_bars,
+    )
 
 
 def _missing(spec: HFData, split: str, err: Exception, detail: str) -> DataError:

@@ -9,7 +9,6 @@ is missing and how to supply it. Local checkpoints load from safetensors or with
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -206,21 +205,17 @@ def _from_hf(auto, config: ModelConfig, local: Path | None) -> nn.Module:
     return auto.from_config(transformers.AutoConfig.from_pretrained(config.architecture))
 
 
-@contextlib.contextmanager
 def _quiet_transformers():
     """transformers draws its loading bars even into logs; show them only on a terminal."""
     from transformers.utils import logging as hf_logging
 
-    from ..progress import progress_enabled
+    from ..progress import quiet_library_bars
 
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    if was_enabled and not progress_enabled():
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
+    return quiet_library_bars(
+        hf_logging.is_progress_bar_enabled,
+        hf_logging.disable_progress_bar,
+        hf_logging.enable_progress_bar,
+    )
 
 
 def _check_num_labels(config: ModelConfig, model: nn.Module) -> None:

@@ -20,7 +20,7 @@ from ..hardware.spec import HardwareSpec
 from ..nn import ModelPlan, select_layers
 from ..profile import profile_model
 from . import tasder as _tasder  # noqa: F401  (registers the tasder strategy)
-from .calibration import Calibration, _take
+from .calibration import Calibration, take_samples
 from .candidates import side_spaces
 from .evaluator import PlanEvaluator, to_plan
 from .objective import get_objective
@@ -75,6 +75,29 @@ def _layer_log(space, choice: list[int]) -> list[dict]:
     ]
 
 
+def _outcome(evaluator: PlanEvaluator, space, choice: list[int], sensitivity_samples: int) -> dict:
+    """What the chosen plan does on each calibration part, and what it saves (cost model)."""
+    selection = space.selection(choice)
+    data = evaluator.calib
+    return {
+        "metric": evaluator.scorer.metric,
+        "calib_samples": data.size,
+        "search_samples": len(data.search),
+        "holdout_samples": len(data.holdout),
+        "sensitivity_samples": sensitivity_samples,
+        "dense_metric_calib": float(evaluator.dense_quality.mean()),
+        "metric_calib": float(evaluator.quality(selection).mean()),
+        "dense_metric_search": evaluator.dense_metric("search"),
+        "dense_metric_holdout": evaluator.dense_metric("holdout"),
+        "drop_search": evaluator.drop(selection, "search"),
+        "drop_holdout": evaluator.drop(selection, "holdout"),
+        "layers_searched": len(space.layers),
+        "layers_decomposed": len(selection),
+        "estimated_reduction": 1.0 - space.value(choice) / space.value(space.dense_choice()),
+        "forwards": evaluator.forwards,
+    }
+
+
 def run_search(
     model: nn.Module,
     calib,
@@ -115,7 +138,7 @@ def run_search(
     try:
         if profile is None:
             head = torch.arange(min(cost_batch_size, data.size))
-            profile = profile_model(model, _take(data.inputs, head))
+            profile = profile_model(model, take_samples(data.inputs, head))
         evaluator = PlanEvaluator(model, select_layers(model), data, get_scorer(task))
         sens_index = data.search[:sensitivity_samples]
         space = build_space(
@@ -127,33 +150,16 @@ def run_search(
         ctx = SearchContext(space, evaluator, max_drop, refine, confidence)
         choice = STRATEGIES[strategy](ctx)
         selection = space.selection(choice)
-        drops = {part: evaluator.drop(selection, part) for part in ("search", "holdout")}
-        metric_calib = float(evaluator.quality(selection).mean())
+        summary = {
+            "strategy": strategy,
+            "objective": objective,
+            "max_drop": max_drop,
+            "hw": hw.name,
+            **_outcome(evaluator, space, choice, len(sens_index)),
+            "wall_s": time.perf_counter() - start,
+        }
     finally:
         model.train(training)
-    dense_value = space.value(space.dense_choice())
-    summary = {
-        "strategy": strategy,
-        "objective": objective,
-        "max_drop": max_drop,
-        "metric": evaluator.scorer.metric,
-        "hw": hw.name,
-        "calib_samples": data.size,
-        "search_samples": len(data.search),
-        "holdout_samples": len(data.holdout),
-        "sensitivity_samples": len(sens_index),
-        "dense_metric_calib": float(evaluator.dense_quality.mean()),
-        "metric_calib": metric_calib,
-        "dense_metric_search": evaluator.dense_metric("search"),
-        "dense_metric_holdout": evaluator.dense_metric("holdout"),
-        "drop_search": drops["search"],
-        "drop_holdout": drops["holdout"],
-        "layers_searched": len(space.layers),
-        "layers_decomposed": len(selection),
-        "estimated_reduction": 1.0 - space.value(choice) / dense_value,
-        "forwards": evaluator.forwards,
-        "wall_s": time.perf_counter() - start,
-    }
     plan = to_plan(select_layers(model), selection)
     return SearchResult(plan, summary, _layer_log(space, choice), ctx.trials)
 

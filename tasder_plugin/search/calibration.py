@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Calibration", "CalibrationError"]
+__all__ = ["Calibration", "CalibrationError", "take_samples"]
 
 
 class CalibrationError(ValueError):
@@ -27,7 +27,8 @@ def _concat(chunks: list):
     return torch.cat(chunks)
 
 
-def _take(inputs, index: torch.Tensor):
+def take_samples(inputs, index: torch.Tensor):
+    """The samples ``index`` of a batch: a tensor, or a dict of tensors (tokenizer output)."""
     if isinstance(inputs, dict):
         return {key: value[index] for key, value in inputs.items()}
     return inputs[index]
@@ -95,4 +96,4 @@ class Calibration:
         """``(index chunk, inputs chunk)`` pairs of at most ``batch_size`` samples."""
         for start in range(0, len(index), self.batch_size):
             part = index[start : start + self.batch_size]
-            yield part, _take(self.inputs, part)
+            yield part, take_samples(self.inputs, part)
