@@ -34,7 +34,9 @@ def hf_config(model_dir, **fields) -> ModelConfig:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["bert_sst2", "distilbert_sst2", "bert_mnli_sp90"])
+@pytest.mark.parametrize(
+    "model", ["bert_sst2", "distilbert_sst2", "bert_mnli_sp90", "bert_mnli_sp97"]
+)
 def test_hub_model_offline_is_one_line(model, tmp_path):
     out = run_cli(f"model={model}", tmp_path=tmp_path)
     assert out.returncode == 2, out.stderr[-2000:]
@@ -65,6 +67,10 @@ def test_bert_sst2_on_local_copies_scores_top1_and_f1(make_cfg, sst2):
     # 2 encoder layers x (q, k, v, attention out, intermediate, out) + pooler + classifier
     assert tasd["tasd/layers_weights"] == 14 and tasd["hw/edp_reduction"] > 0
     assert "bert.encoder.layer.0.attention.self.query" in objects["plan"]  # HF's own names
+
+    searched, _ = evaluate(make_cfg("model=bert_sst2", *local, "tasd=tasder", "hw=vegeta"))
+    assert searched["calib/drop_search"] <= 0.01 and searched["calib/drop_holdout"] <= 0.01
+    assert searched["dense_val/f1"] == dense["val/f1"]  # dict inputs and .logits in the search
 
 
 def test_hf_outputs_give_logits_and_binary_f1(sst2):
