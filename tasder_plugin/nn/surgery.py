@@ -216,7 +216,7 @@ def remove_tasd_(model: nn.Module) -> int:
     Returns the number of layers restored; 0 when nothing was applied.
     """
     layers = tasd_layers(model)
-    for module in layers.values():
+    for module in reversed(list(layers.values())):  # a shared weight ends at its first original
         state: _LayerState = getattr(module, _STATE)
         if state.original_weight is not None:
             module.weight.data = state.original_weight

@@ -185,3 +185,16 @@ def test_activation_buffer_is_reused_only_when_no_one_else_holds_it():
         model(x1)
         model(x2)
     assert kept[0].data_ptr() != kept[1].data_ptr()
+
+
+def test_a_weight_shared_by_two_layers_is_restored_exactly():
+    torch.manual_seed(0)
+    first, second = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
+    second.weight = first.weight  # tied
+    model = torch.nn.Sequential(first, torch.nn.ReLU(), second)
+    original = first.weight.detach().clone()
+    storage = first.weight.data_ptr()
+    apply_tasd_(model, ModelPlan.uniform(model, weights="2:4+1:8"))
+    assert not torch.equal(first.weight, original)
+    remove_tasd_(model)
+    assert torch.equal(first.weight, original) and first.weight.data_ptr() == storage
