@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import lightning.pytorch as pl
 import torch
@@ -13,6 +13,7 @@ from torch import nn
 
 from tasder_plugin.models.adapters import ModelConfig
 from tasder_plugin.models.preprocessing import num_classes
+from tasder_plugin.search.scoring import call_model, logits_of, sentence_embedding
 
 __all__ = ["ClassificationEvaluation", "EmbeddingEvaluation", "EXTRA_METRICS", "evaluation_module"]
 
@@ -34,22 +35,6 @@ def evaluation_module(model_cfg: ModelConfig, model: nn.Module, dense_prediction
             f"model {model_cfg.name} does not say how many classes it has: set model.num_classes"
         )
     return ClassificationEvaluation(model, classes, dense_predictions, model_cfg.metrics)
-
-
-def _forward(model: nn.Module, inputs):
-    """Tokenised text arrives as a dict of keyword arguments, images as one tensor."""
-    return model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
-
-
-def _logits(output) -> torch.Tensor:
-    """The logits tensor: the output itself, or its ``.logits`` (HuggingFace model outputs). The
-    HF model is not wrapped, so its layer names (what plans and ``ignore`` lists use) stay HF's."""
-    if isinstance(output, torch.Tensor):
-        return output
-    logits = getattr(output, "logits", None)
-    if isinstance(logits, torch.Tensor):
-        return logits
-    raise TypeError(f"a classifier must return logits, got {type(output).__name__}")
 
 
 def _f1(num_classes: int) -> torchmetrics.Metric:
@@ -90,7 +75,7 @@ class ClassificationEvaluation(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         x, y, index = batch
-        logits = _logits(_forward(self.model, x))
+        logits = logits_of(call_model(self.model, x))
         self.top1.update(logits, y)
         self.top5.update(logits, y)
         self.loss.update(F.cross_entropy(logits, y, reduction="none"))
@@ -129,10 +114,7 @@ class EmbeddingEvaluation(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         inputs, index = batch
-        hidden = self.model(**inputs).last_hidden_state
-        mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        embedded = F.normalize(pooled, dim=-1)
+        embedded = sentence_embedding(self.model, inputs)
         self.embeddings.update(zip(index.tolist(), embedded.detach().cpu()))
         if self.dense_embeddings is not None:
             dense = self.dense_embeddings.to(embedded.device)[index]

@@ -201,7 +201,7 @@ class _Recorder:
     def __init__(self, block_sizes: Sequence[int], bar=None):
         self.block_sizes = tuple(block_sizes)
         self.bar = bar  # advanced once per weight GEMM layer, on its first call
-        self._layers_seen: set[str] = set()
+        self.weight_stats: dict[str, dict] = {}  # per layer: density and histograms, once
         self.records: list[GemmRecord] = []
         self.stack: list[str] = []
         self.layer_depth = 0  # > 0 inside a registered GEMM layer's forward
@@ -249,9 +249,6 @@ class _Recorder:
                 **(weight_stats or {}),
             )
         )
-        if self.bar is not None and weight_numel > 0 and fqn not in self._layers_seen:
-            self._layers_seen.add(fqn)
-            self.bar.update(1)
 
 
 def _layer_input_dim(kind: LayerKind, module: nn.Module, x: torch.Tensor) -> int:
@@ -270,7 +267,11 @@ def _record_layer(rec: _Recorder, fqn: str, kind: LayerKind, module: nn.Module, 
     out = _layer_tensor(fqn, out)
     mnk = (out.numel() // n, n, k)
     row = kind.channels_per_group(module)
-    stats = _weight_stats(weight.detach(), kind.weight_dim, rec.block_sizes)
+    if fqn not in rec.weight_stats:  # a layer called again has the same weight
+        rec.weight_stats[fqn] = _weight_stats(weight.detach(), kind.weight_dim, rec.block_sizes)
+        if rec.bar is not None:
+            rec.bar.update(1)
+    stats = rec.weight_stats[fqn]
     rec.add(
         fqn, kind.op, mnk, kind.groups(module), rec.pending_stats, out.shape, weight.numel(), row,
         stats,

@@ -160,7 +160,7 @@ def run_search(
         }
     finally:
         model.train(training)
-    plan = to_plan(select_layers(model), selection)
+    plan = to_plan(evaluator.layers, selection)
     return SearchResult(plan, summary, _layer_log(space, choice), ctx.trials)
 
 

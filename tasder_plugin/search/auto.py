@@ -24,7 +24,7 @@ from ..nn import (
     select_layers,
     unsupported_reason,
 )
-from ..tasd import approximate
+from ..tasd import tasd_stats
 from ..tasd.patterns import TASDSeries
 from .candidates import SearchSpaceError, series_space
 
@@ -39,19 +39,12 @@ class AutoChoice:
     weight_density: float  # measured fraction of non-zero weights
 
 
-def _kept_energy(w: torch.Tensor, series: TASDSeries, dim: int) -> float:
-    total = float(w.double().square().sum())
-    if total == 0:
-        return 1.0
-    return float(approximate(w, series, dim=dim).double().square().sum()) / total
-
-
 def shortest_series(
     weight: torch.Tensor, candidates: list[TASDSeries], dim: int, min_kept_energy: float
 ) -> tuple[TASDSeries | None, float]:
     """The first of ``candidates`` in (terms, density) order keeping ``min_kept_energy``."""
     for series in sorted(candidates, key=lambda s: (len(s), s.max_density, str(s))):
-        kept = _kept_energy(weight, series, dim)
+        kept = tasd_stats(weight, series, dim).kept_energy
         if kept >= min_kept_energy:
             return series, kept
     return None, 1.0
@@ -82,9 +75,12 @@ def auto_plan(
         module = model.get_submodule(fqn)
         usable = [s for s in space if unsupported_reason(module, s, "W") is None]
         w = module.weight.detach()
-        if not bool(torch.isfinite(w).all()):
-            raise ValueError(f"layer {fqn!r}: weight has NaN or Inf values")
-        series, kept = shortest_series(w, usable, layer_kind(module).weight_dim, min_kept_energy)
+        try:  # the decomposition rejects NaN/Inf weights itself; say which layer
+            series, kept = shortest_series(
+                w, usable, layer_kind(module).weight_dim, min_kept_energy
+            )
+        except ValueError as err:
+            raise ValueError(f"layer {fqn!r} weight: {err}") from None
         layers[fqn] = LayerPlan(weights=series)
         density = float((w != 0).double().mean())
         choices.append(AutoChoice(fqn, series, kept, density))

@@ -8,22 +8,41 @@ embedding for embedding models). Per-sample values let the search average over a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Scorer", "get_scorer", "register_scorer", "sentence_embedding"]
+__all__ = [
+    "Scorer",
+    "call_model",
+    "get_scorer",
+    "logits_of",
+    "register_scorer",
+    "sentence_embedding",
+]
 
 
-def _call(model: nn.Module, inputs):
-    return model(**inputs) if isinstance(inputs, dict) else model(inputs)
+def call_model(model: nn.Module, inputs):
+    """Tokenised text arrives as a dict of keyword arguments, images as one tensor."""
+    return model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
+
+
+def logits_of(output) -> torch.Tensor:
+    """The logits tensor: the output itself, or its ``.logits`` (HuggingFace model outputs). The
+    HF model is not wrapped, so its layer names (what plans and ``ignore`` lists use) stay HF's."""
+    if isinstance(output, torch.Tensor):
+        return output
+    logits = getattr(output, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    raise TypeError(f"a classifier must return logits, got {type(output).__name__}")
 
 
 def sentence_embedding(model: nn.Module, inputs: dict) -> torch.Tensor:
     """Mean pooling over the attention mask, L2-normalised (sentence-transformers' MiniLM)."""
-    hidden = _call(model, inputs).last_hidden_state
+    hidden = call_model(model, inputs).last_hidden_state
     mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
     return F.normalize(pooled, dim=-1)
@@ -70,8 +89,7 @@ class ClassificationScorer(Scorer):
     metric = "top1"
 
     def outputs(self, model: nn.Module, inputs) -> torch.Tensor:
-        out = _call(model, inputs)
-        return (out.logits if hasattr(out, "logits") else out).float()
+        return logits_of(call_model(model, inputs)).float()
 
     def divergence(self, dense: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         log_p = F.log_softmax(dense, dim=-1)

@@ -9,9 +9,9 @@ Built in four steps, each cheap relative to the next:
    weight, or of the layer input on a few samples) keeps the cost/error Pareto front only;
 4. sensitivity: the divergence of the model's outputs from dense on calibration samples when
    that one layer takes that one candidate (a real forward pass each). A series that reproduces
-   the layer's (sparse) weight exactly, or any tensor exactly (``2:4+2:4``), is known to change
-   nothing and costs no forward pass. On dual-side hardware a W+A pair is estimated as the sum
-   of its two sides.
+   the layer's (sparse) weight exactly (weight error 0), or any tensor exactly (``2:4+2:4``), is
+   known to change nothing and costs no forward pass. On dual-side hardware a W+A pair is
+   estimated as the sum of its two sides.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..hardware import cost_candidates
 from ..hardware.spec import HardwareSpec
 from ..hardware.table import build_table
 from ..nn import approximate_input, layer_kind, unsupported_reason
-from ..tasd import approximate
+from ..tasd import tasd_stats
 from ..tasd.patterns import TASDSeries
 from .candidates import Candidate, is_exact
 from .evaluator import PlanEvaluator
@@ -63,10 +63,6 @@ class LayerSpace:
     options: list[Option]  # options[0] is dense
     pruned: int = 0  # candidates dropped by the cost/proxy Pareto filter
 
-    def find(self, candidate: Candidate) -> int | None:
-        label = candidate.label()
-        return next((i for i, o in enumerate(self.options) if o.candidate.label() == label), None)
-
 
 @dataclass
 class SearchSpace:
@@ -74,7 +70,6 @@ class SearchSpace:
     fixed_energy_j: float  # GEMMs the search does not change (activation GEMMs, skipped layers)
     fixed_latency_s: float
     objective: Objective
-    all_layers: list[str] = field(default_factory=list)  # every GEMM layer of the model
 
     def totals(self, choice: list[int]) -> tuple[float, float]:
         e = self.fixed_energy_j + sum(ls.options[c].energy_j for ls, c in zip(self.layers, choice))
@@ -134,10 +129,9 @@ def _pareto(costs: np.ndarray, errors: list[float], keep: int) -> list[int]:
 
 
 def _weight_errors(module: nn.Module, series: list[TASDSeries]) -> list[float]:
-    w = module.weight.detach()
-    dim = layer_kind(module).weight_dim
-    norm = float(w.double().norm()) or 1.0
-    return [float((w - approximate(w, s, dim=dim)).double().norm()) / norm for s in series]
+    """Relative error of the layer's weight under each series (0.0: the series is exact)."""
+    w, dim = module.weight.detach(), layer_kind(module).weight_dim
+    return [tasd_stats(w, s, dim).relative_error for s in series]
 
 
 @torch.no_grad()
@@ -187,17 +181,21 @@ class _Layer:
     pruned: int = 0
 
 
+def _score(weights: tuple[float, float], energy_j, latency_s):
+    """The linearised objective of a layer choice (see :mod:`.objective`)."""
+    return weights[0] * energy_j + weights[1] * latency_s
+
+
 def _prune(layer: _Layer, costs: _Costs, weights, keep: int, proxies: dict) -> None:
     """Keep candidates cheaper than dense; above ``keep`` per side, the Pareto front only."""
-    w_e, w_d = weights
-    dense_score = w_e * layer.dense[0] + w_d * layer.dense[1]
+    dense_score = _score(weights, *layer.dense)
     for side, series in layer.sides.items():
         cands = _side_candidates(side, series)
         if not cands:
             layer.kept[side] = []
             continue
         energy, latency = costs(layer.records, [(c.weights, c.activations) for c in cands])
-        score = w_e * energy + w_d * latency
+        score = _score(weights, energy, latency)
         useful = [i for i in range(len(cands)) if score[i] < dense_score]
         errors = proxies.get((layer.fqn, side))
         if errors is not None and len(useful) > keep:
@@ -213,12 +211,12 @@ def _prune(layer: _Layer, costs: _Costs, weights, keep: int, proxies: dict) -> N
 
 
 def _proxies(model, layers: list[_Layer], evaluator, index, keep: int) -> dict:
-    """Proxy errors for the sides with more than ``keep`` candidates (else none needed)."""
+    """Proxy errors: of every weight-side candidate (cheap, and an error of exactly 0 is the prior
+    a sparse weight gives for free), of input-side candidates only where pruning needs them."""
     proxies: dict[tuple[str, str], list[float]] = {}
     need_inputs = {}
     for layer in layers:
-        if len(layer.sides["W"]) > keep:
-            proxies[(layer.fqn, "W")] = _weight_errors(layer.module, layer.sides["W"])
+        proxies[(layer.fqn, "W")] = _weight_errors(layer.module, layer.sides["W"])
         if len(layer.sides["A"]) > keep:
             need_inputs[layer.fqn] = layer
     if need_inputs:
@@ -229,13 +227,6 @@ def _proxies(model, layers: list[_Layer], evaluator, index, keep: int) -> dict:
     return proxies
 
 
-def _lossless_on_weight(module: nn.Module, series: TASDSeries) -> bool:
-    """The prior a sparse weight gives for free: a series that reproduces this weight exactly
-    (every block holds few enough non-zeros) leaves the model's outputs unchanged."""
-    w = module.weight.detach()
-    return bool(torch.equal(approximate(w, series, dim=layer_kind(module).weight_dim), w))
-
-
 def _measure(layers: list[_Layer], evaluator: PlanEvaluator, index, progress: bool) -> None:
     from tqdm.auto import tqdm
 
@@ -244,8 +235,8 @@ def _measure(layers: list[_Layer], evaluator: PlanEvaluator, index, progress: bo
         for layer in layers
         for side in ("W", "A")
         for opt in layer.kept[side]
-        if not is_exact(_series_of(opt.candidate))
-        and not (side == "W" and _lossless_on_weight(layer.module, opt.candidate.weights))
+        # exact for any tensor (2:4+2:4), or for this (sparse) weight: changes nothing
+        if not is_exact(_series_of(opt.candidate)) and not (side == "W" and opt.proxy_error == 0)
     ]
     for layer, opt in tqdm(todo, desc="search: sensitivity", disable=not progress, leave=False):
         opt.sensitivity = evaluator.divergence({layer.fqn: opt.candidate}, index)
@@ -260,9 +251,9 @@ def _options(layer: _Layer, costs: _Costs, dual: bool, weights) -> list[Option]:
         energy, latency = costs(
             layer.records, [(w.candidate.weights, a.candidate.activations) for w, a in pairs]
         )
-        dense_score = weights[0] * layer.dense[0] + weights[1] * layer.dense[1]
+        dense_score = _score(weights, *layer.dense)
         for (w, a), e, d in zip(pairs, energy, latency):
-            if weights[0] * e + weights[1] * d < dense_score:
+            if _score(weights, e, d) < dense_score:
                 cand = Candidate(w.candidate.weights, a.candidate.activations)
                 options.append(Option(cand, float(e), float(d), w.sensitivity + a.sensitivity))
     return options

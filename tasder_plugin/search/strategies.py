@@ -56,10 +56,6 @@ class SearchContext:
         return self.space.dense_choice()
 
 
-def _linear_score(space: SearchSpace, choice: list[int]) -> tuple[float, float]:
-    return space.objective.weights(*space.totals(choice))
-
-
 def _settings(space: SearchSpace) -> list[tuple[float, str, list[int]]]:
     """Every global setting (one candidate label on every layer offering it) with its value."""
     labels = sorted(
@@ -98,7 +94,7 @@ def uniform(ctx: SearchContext) -> list[int]:
 
 def _cheapest_option(space: SearchSpace, i: int) -> int:
     ls = space.layers[i]
-    w_e, w_d = _linear_score(space, space.dense_choice())
+    w_e, w_d = space.objective.weights(*space.totals(space.dense_choice()))
     scores = [w_e * o.energy_j + w_d * o.latency_s for o in ls.options]
     return int(np.argmin(scores))
 
