@@ -3,20 +3,25 @@
 The kernel is built twice on x86-64 (baseline, and AVX2 picked at run time when the CPU has it).
 Both extensions are optional: without a C++ compiler the package still installs and falls back
 to a vectorised torch path with identical results (`tasder_plugin.tasd.kernel_available()`).
+On POSIX a third extension caches output memory between calls (tasder_plugin/tasd/outputs.py);
+without it outputs come from torch.empty.
 """
 
+import os
 import platform
 
 from setuptools import Extension, setup
 
 SOURCE = "tasder_plugin/tasd/_nmkernel.cpp"
-FLAGS = ["-O3", "-std=c++17", "-fno-strict-aliasing", "-fopenmp"]
+# -Wno-psabi: the baseline build passes 32-byte vectors between its own inline functions only.
+FLAGS = ["-O3", "-std=c++17", "-fno-strict-aliasing", "-fopenmp", "-Wno-psabi"]
 
 
 def kernel(module: str, extra_flags: list[str]) -> Extension:
     return Extension(
         f"tasder_plugin.tasd.{module}",
         sources=[SOURCE],
+        depends=["tasder_plugin/tasd/_nmkernel_vec.h"],
         language="c++",
         define_macros=[("TASDER_MODULE", module)],
         extra_compile_args=FLAGS + extra_flags,
@@ -28,5 +33,15 @@ def kernel(module: str, extra_flags: list[str]) -> Extension:
 extensions = [kernel("_nmkernel", [])]
 if platform.machine().lower() in ("x86_64", "amd64"):
     extensions.append(kernel("_nmkernel_avx2", ["-mavx2", "-mfma"]))
+if os.name == "posix":  # the output cache maps memory with mmap
+    extensions.append(
+        Extension(
+            "tasder_plugin.tasd._outputpool",
+            sources=["tasder_plugin/tasd/_outputpool.cpp"],
+            language="c++",
+            extra_compile_args=["-O2", "-std=c++17"],
+            optional=True,
+        )
+    )
 
 setup(ext_modules=extensions)

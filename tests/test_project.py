@@ -66,3 +66,6 @@ def test_native_kernel_is_built_where_ci_requires_it():
         pytest.skip("set TASDER_REQUIRE_KERNEL=1 to require the native kernel (CI does)")
     assert kernel_available(), "the C++ kernel did not build: see `pip install -e .` output"
     assert kernel_name().startswith("_nmkernel")
+    from tasder_plugin.tasd.outputs import output_cache_available
+
+    assert output_cache_available(), "the output cache extension did not build (pip install -e .)"

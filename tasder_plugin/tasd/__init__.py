@@ -2,6 +2,7 @@
 
 from .decompose import approximate, as_series, decompose, nm_mask
 from .kernel import kernel_available
+from .outputs import empty_output_cache, output_cache_info
 from .patterns import NMPattern, TASDSeries
 from .stats import TASDStats, block_nnz_histogram, tasd_stats
 
@@ -13,7 +14,9 @@ __all__ = [
     "as_series",
     "block_nnz_histogram",
     "decompose",
+    "empty_output_cache",
     "kernel_available",
     "nm_mask",
+    "output_cache_info",
     "tasd_stats",
 ]

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <memory>
 #include <type_traits>
+#include <utility>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -63,6 +64,39 @@ struct Tile {
     I keep0[kRows][TILE];
 };
 
+// keep[k][l] = all ones where value k of block lane l is among the top n of the m in `mag`
+// (ties: the lower index wins), else 0.
+template <typename I, int MT, int TILE>
+inline void keep_flags(const I (*mag)[TILE], int m_runtime, I n, I (*keep)[TILE]) {
+    const int m = MT ? MT : m_runtime;
+    if (n == 1) {  // the first index holding the block's largest magnitude: m - 1 maxima
+        I best[TILE], taken[TILE];
+        for (int l = 0; l < TILE; ++l) best[l] = mag[0][l], taken[l] = 0;
+        for (int k = 1; k < m; ++k)
+            for (int l = 0; l < TILE; ++l) best[l] = std::max(best[l], mag[k][l]);
+        for (int k = 0; k < m; ++k)
+            for (int l = 0; l < TILE; ++l) {
+                keep[k][l] = -static_cast<I>(mag[k][l] == best[l]) & ~taken[l];
+                taken[l] |= keep[k][l];
+            }
+        return;
+    }
+    // rank[k] = #{i < k: mag[i] >= mag[k]} + #{i > k: mag[i] > mag[k]}: one comparison per
+    // pair (i < k) serves both, since mag[k] > mag[i] is the negation of mag[i] >= mag[k].
+    I (*rank)[TILE] = keep;
+    for (int k = 0; k < m; ++k)
+        for (int l = 0; l < TILE; ++l) rank[k][l] = static_cast<I>(m - 1 - k);
+    for (int k = 1; k < m; ++k)
+        for (int i = 0; i < k; ++i)
+            for (int l = 0; l < TILE; ++l) {
+                const I earlier_wins = mag[i][l] >= mag[k][l];
+                rank[k][l] += earlier_wins;
+                rank[i][l] -= earlier_wins;
+            }
+    for (int k = 0; k < m; ++k)
+        for (int l = 0; l < TILE; ++l) keep[k][l] = -static_cast<I>(rank[k][l] < n);
+}
+
 // Term t over a tile: keep the top n of every block of MT (compile-time when MT > 0) of the
 // current residual `cur` (magnitudes `mag`), write the kept values to out[t], then zero them in
 // the residual. Comparisons run across the TILE lanes, so they vectorise.
@@ -75,14 +109,7 @@ inline void term_tile(const Job& j, Tile<I, MC, TILE>& tile, I (*cur)[TILE], I (
     const I mag_mask = magnitude_mask<I>();
     for (int start = 0; start < M; start += m) {
         I keep[MT ? MT : kMaxM][TILE];
-        for (int k = 0; k < m; ++k) {
-            I rank[TILE] = {0};
-            for (int i = 0; i < k; ++i)  // an earlier index wins ties
-                for (int l = 0; l < TILE; ++l) rank[l] += mag[start + i][l] >= mag[start + k][l];
-            for (int i = k + 1; i < m; ++i)
-                for (int l = 0; l < TILE; ++l) rank[l] += mag[start + i][l] > mag[start + k][l];
-            for (int l = 0; l < TILE; ++l) keep[k][l] = -static_cast<I>(rank[l] < n);
-        }
+        keep_flags<I, MT, TILE>(mag + start, m, n, keep);
         for (int k = 0; k < m; ++k) {
             I* kept = tile.out[t][start + k];
             I* c = cur[start + k];
@@ -256,6 +283,14 @@ int64_t lane_tail(const Job& j, idx_t p, idx_t q) {
     return bad;
 }
 
+#include "_nmkernel_vec.h"
+
+template <typename I, int MC, bool enabled>
+idx_t vector_runs(const Job& j, idx_t p, idx_t b, idx_t count, BadCount<I>& bad) {
+    if constexpr (enabled) return series_runs<I, MC>(j, p, b, count, bad);
+    return 0;
+}
+
 // Work items [g0, g1) of the flattened (row p, super-block b) space, short ones included.
 template <typename I, int MC>
 int64_t run_range(const Job& j, idx_t g0, idx_t g1) {
@@ -264,19 +299,36 @@ int64_t run_range(const Job& j, idx_t g0, idx_t g1) {
     const idx_t full = j.L / j.M, blocks = (j.L + j.M - 1) / j.M;
     const bool blocks_contiguous = j.Q == 1 && j.s_l == 1;
     const bool lanes_contiguous = j.s_q == 1 && j.Q * 2 <= TILE;
+    // The register-resident paths (_nmkernel_vec.h) where M is a fixed power of two.
+    constexpr bool kVecRows = MC == 2 || MC == 4 || MC == 8 || MC == 16;
+    constexpr bool kVecRuns = kVecRows && MC <= kLanes<I>;
+    // Rows waste the lanes a row's overlapping last vector recomputes: only where that is little
+    // (Q = 9 would compute 16 lanes for 9; the tile packs 7 such blocks into 64 lanes).
+    const bool vec_rows = kVecRows && !j.mask && j.s_q == 1 &&
+                          (j.Q % kLanes<I> == 0 || j.Q >= 4 * kLanes<I>);
+    const bool vec_runs = kVecRuns && !j.mask && blocks_contiguous;
+    BadCount<I> vec_bad;
     int64_t bad = 0;
     for (idx_t g = g0; g < g1;) {
         const idx_t p = g / blocks, b = g % blocks;
         if (b == full) {  // the short last super-block of row p
             for (idx_t q = 0; q < j.Q; ++q) bad += lane_tail<I>(j, p, q);
             g += 1;
+        } else if (vec_rows) {
+            if constexpr (kVecRows) series_rows<I, MC>(j, p, b, vec_bad);
+            g += 1;
+        } else if (const idx_t done = vec_runs ? vector_runs<I, MC, kVecRuns>(
+                                                     j, p, b, std::min(g1 - g, full - b), vec_bad)
+                                               : 0) {
+            g += done;  // whole vectors of super-blocks; the rest of the row below
         } else if (blocks_contiguous) {
             const int count = static_cast<int>(std::min<idx_t>({TILE, g1 - g, full - b}));
             bad += tile_contiguous_blocks(j, *tile, p, b, count);
             g += count;
         } else if (lanes_contiguous) {  // small Q: whole super-blocks per tile
             const int nb = static_cast<int>(std::min<idx_t>({TILE / j.Q, g1 - g, full - b}));
-            bad += j.Q == 9 ? tile_runs<I, MC, TILE, 9>(j, *tile, p, b, nb)
+            constexpr int kTaps3x3 = TILE >= 2 * 9 ? 9 : 0;  // fixed Q only where 2 runs fit
+            bad += j.Q == 9 ? tile_runs<I, MC, TILE, kTaps3x3>(j, *tile, p, b, nb)
                             : tile_runs<I, MC, TILE, 0>(j, *tile, p, b, nb);
             g += nb;
         } else {  // large Q or any strides: tiles along q
@@ -287,7 +339,7 @@ int64_t run_range(const Job& j, idx_t g0, idx_t g1) {
             g += 1;
         }
     }
-    return bad;
+    return bad + vec_bad.result();
 }
 
 template <typename I>
@@ -384,9 +436,13 @@ PyObject* decompose_series(PyObject*, PyObject* args) {
     // OpenMP workers for the cores (measured: a 2.4x slower ResNet-50 forward with TASD-A).
     int64_t nonfinite = 0;
     Py_BEGIN_ALLOW_THREADS;
+    if (threads == 1) {  // no OpenMP region at all: safe in a forked child (DataLoader workers)
+        nonfinite = dispatch(j, esize, 0, items);
+    } else {
 #pragma omp parallel for num_threads(static_cast<int>(threads)) schedule(static) reduction(+ : nonfinite)
-    for (idx_t t = 0; t < threads; ++t)
-        nonfinite += dispatch(j, esize, items * t / threads, items * (t + 1) / threads);
+        for (idx_t t = 0; t < threads; ++t)
+            nonfinite += dispatch(j, esize, items * t / threads, items * (t + 1) / threads);
+    }
     Py_END_ALLOW_THREADS;
     return PyLong_FromLongLong(nonfinite);
 }

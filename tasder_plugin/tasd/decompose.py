@@ -11,6 +11,7 @@ import torch
 
 from .blocks import as_3d, check_dim, check_tensor
 from .kernel import split_series
+from .outputs import new_output
 from .patterns import NMPattern, TASDSeries
 
 __all__ = ["nm_mask", "decompose", "approximate", "as_series"]
@@ -26,7 +27,7 @@ def as_series(series: TASDSeries | NMPattern | str) -> TASDSeries:
 
 
 def _empty_like(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-    return torch.empty(x.shape, dtype=dtype or x.dtype, device=x.device)
+    return new_output(x.shape, dtype or x.dtype, x.device)
 
 
 def _check_finite(x: torch.Tensor) -> None:
