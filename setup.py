@@ -9,8 +9,11 @@ without it outputs come from torch.empty.
 
 import os
 import platform
+import shutil
+from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
 
 SOURCE = "tasder_plugin/tasd/_nmkernel.cpp"
 # -Wno-psabi: the baseline build passes 32-byte vectors between its own inline functions only.
@@ -44,4 +47,17 @@ if os.name == "posix":  # the output cache maps memory with mmap
         )
     )
 
-setup(ext_modules=extensions)
+
+class build_py_with_conf(build_py):
+    """Ships the Hydra config tree conf/ inside the package as tasder_plugin/_conf, so that a
+    non-editable install finds it (hydra_plugins/tasder/conf_location.py); a checkout and an
+    editable install read conf/ itself."""
+
+    def run(self):
+        super().run()
+        if not getattr(self, "editable_mode", False):
+            target = Path(self.build_lib) / "tasder_plugin" / "_conf"
+            shutil.copytree("conf", target, dirs_exist_ok=True)
+
+
+setup(ext_modules=extensions, cmdclass={"build_py": build_py_with_conf})

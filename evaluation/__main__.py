@@ -14,6 +14,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from hydra_plugins.tasder.conf_location import conf_dir
+
 from .errors import user_error_message
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ def _record_failure(cfg: DictConfig, message: str) -> None:
         log.warning("leaderboard not updated: %s", err)
 
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+@hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from .run import evaluate
 

@@ -5,15 +5,16 @@ project's ``conf/`` to every app's search path, so an app can say ``defaults: [{
 or ``hw=flex8`` on its command line. The app's own groups come first and win.
 """
 
-from pathlib import Path
-
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+from .conf_location import conf_dir
 
 
 class TASDERSearchPathPlugin(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        if CONF_DIR.is_dir():
-            search_path.append(provider="tasder", path=f"file://{CONF_DIR}")
+        try:
+            path = conf_dir()
+        except FileNotFoundError:  # never break somebody else's Hydra app
+            return
+        search_path.append(provider="tasder", path=f"file://{path}")

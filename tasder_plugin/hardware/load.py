@@ -16,12 +16,22 @@ from pathlib import Path
 
 import yaml
 
+from hydra_plugins.tasder.conf_location import conf_dir
+
 from ..tasd.patterns import NMPattern
 from .spec import Energy, HardwareSpec
 
 __all__ = ["load_hardware", "hardware_from_dict", "hardware_names", "HW_DIR"]
 
-HW_DIR = Path(__file__).resolve().parents[2] / "conf" / "hw"
+
+def _hw_dir() -> Path:
+    try:
+        return conf_dir() / "hw"
+    except FileNotFoundError:  # a broken install: no presets, and load_hardware says so
+        return Path(__file__).resolve().parents[2] / "conf" / "hw"
+
+
+HW_DIR = _hw_dir()
 
 
 def hardware_names() -> list[str]:
