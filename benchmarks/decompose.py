@@ -2,7 +2,8 @@
 
 Side by side in one run: the library's fast path (`tasder_plugin.decompose`, with fresh outputs
 and with reused `out=` buffers), a naive reference (pad, reshape into blocks, topk + scatter per
-term, as plainly as possible) and a `clone()` of the same tensors (the memory-bound floor). Each
+term, as plainly as possible), a `clone()` of the same tensors and a copy into existing buffers
+(the memory-bound floors with and without allocating). Each
 timing is the best of `--repeats` runs after one warm-up run, i.e. a process that decomposes
 repeatedly: the library's large outputs then come from its output cache (memory released by
 earlier outputs, already faulted in; tasder_plugin/tasd/outputs.py), torch's from glibc. The
@@ -90,6 +91,11 @@ def main() -> None:
     clone_s = best_of(lambda: [w.clone() for w in weights], args.repeats)
     result["clone_s"] = clone_s
     result["clone_values_per_s"] = numel / clone_s
+    # The memory bound without allocation: copying into existing buffers (compare with the
+    # fast path into caller-owned buffers below).
+    copies = [torch.empty_like(w) for w in weights]
+    copy_s = best_of(lambda: [c.copy_(w) for c, w in zip(copies, weights)], args.repeats)
+    result["copy_into_buffers_s"] = copy_s
     for text in ("2:4", "2:4+1:8"):
         series = TASDSeries.parse(text)
         empty_output_cache()
@@ -124,6 +130,7 @@ def main() -> None:
             "fast_first_call_empty_cache_s": first_s,
             "fast_reused_outputs_s": reused_s,
             "speedup_vs_naive_reused_outputs": naive_s / reused_s,
+            "fraction_of_copy_throughput_reused_outputs": copy_s / reused_s,
             "same_kept_values_as_naive": agree,
         }
     print(json.dumps(result, indent=2))
