@@ -300,7 +300,7 @@ int64_t run_range(const Job& j, idx_t g0, idx_t g1) {
     const bool blocks_contiguous = j.Q == 1 && j.s_l == 1;
     const bool lanes_contiguous = j.s_q == 1 && j.Q * 2 <= TILE;
     // The register-resident paths (_nmkernel_vec.h) where M is a fixed power of two.
-    constexpr bool kVecRows = MC == 2 || MC == 4 || MC == 8 || MC == 16;
+    constexpr bool kVecRows = TASDER_VECTOR_PATHS && (MC == 2 || MC == 4 || MC == 8 || MC == 16);
     constexpr bool kVecRuns = kVecRows && MC <= kLanes<I>;
     // Rows waste the lanes a row's overlapping last vector recomputes: only where that is little
     // (Q = 9 would compute 16 lanes for 9; the tile packs 7 such blocks into 64 lanes).
@@ -439,7 +439,8 @@ PyObject* decompose_series(PyObject*, PyObject* args) {
     if (threads == 1) {  // no OpenMP region at all: safe in a forked child (DataLoader workers)
         nonfinite = dispatch(j, esize, 0, items);
     } else {
-#pragma omp parallel for num_threads(static_cast<int>(threads)) schedule(static) reduction(+ : nonfinite)
+#pragma omp parallel for num_threads(static_cast<int>(threads)) schedule(static) \
+    reduction(+ : nonfinite)
         for (idx_t t = 0; t < threads; ++t)
             nonfinite += dispatch(j, esize, items * t / threads, items * (t + 1) / threads);
     }

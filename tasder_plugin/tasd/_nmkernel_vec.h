@@ -14,6 +14,12 @@
 // Both skip the tile's copies into and out of a structure-of-arrays buffer, which cost more than
 // the comparisons (perf, 2:4 on a linear weight: two thirds of the time). The tile code keeps
 // every other layout, the end of a row that fills no whole vector, and the keep-mask output.
+//
+// GCC only (__builtin_shuffle, vector conditionals): other compilers, or a build with
+// -DTASDER_NO_VECTOR_PATHS, get declarations only and the tile code does all the work.
+
+#if defined(__GNUC__) && !defined(__clang__) && !defined(TASDER_NO_VECTOR_PATHS)
+#define TASDER_VECTOR_PATHS 1
 
 constexpr int kVecBytes = 32;
 
@@ -197,6 +203,7 @@ template <typename I, int m, int... r>
 inline Vec<I> rank_runs(Vec<I> mag, std::integer_sequence<int, r...>) {
     Vec<I> rank{};
     ((rank -= partner_beats<I, m, r + 1>(mag)), ...);
+    (void)mag;  // m == 1: no partners
     return rank;
 }
 
@@ -234,3 +241,21 @@ idx_t series_runs(const Job& j, idx_t p, idx_t b, idx_t count, BadCount<I>& bad)
     }
     return vectors * L / M;
 }
+
+#else
+#define TASDER_VECTOR_PATHS 0
+
+template <typename I>
+constexpr int kLanes = 1;
+
+template <typename I>
+struct BadCount {
+    int64_t result() { return 0; }
+};
+
+template <typename I, int M>
+void series_rows(const Job& j, idx_t p, idx_t b, BadCount<I>& bad);  // never instantiated
+
+template <typename I, int M>
+idx_t series_runs(const Job& j, idx_t p, idx_t b, idx_t count, BadCount<I>& bad);
+#endif

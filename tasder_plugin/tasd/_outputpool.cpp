@@ -9,8 +9,9 @@
 // allocator. Blocks come from malloc; a request the cache cannot serve costs what torch.empty does.
 //
 // The cache of idle blocks is bounded (set_limit; beyond it released blocks are freed) and
-// release() frees every idle block. Results never depend on which block a tensor got. A block goes back to the cache when torch frees the tensor's
-// storage (the DLPack deleter), from whatever thread does so; a mutex guards the cache.
+// release() frees every idle block. Results never depend on which block a tensor got. A block
+// goes back to the cache when torch frees the tensor's storage (the DLPack deleter), from
+// whatever thread does so; a mutex guards the cache.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
