@@ -94,10 +94,24 @@ def make_loader(dataset: Dataset, cfg: dict, collate_fn=None) -> DataLoader:
 
 
 def image_transform(model_cfg: dict):
-    """timm's eval transform for the model's data config (timm's defaults when it has none)."""
+    """The model's own eval preprocessing of a PIL image: its HuggingFace image processor when
+    it has one, else timm's transform for its data config (timm's defaults when it has none)."""
+    if model_cfg.get("image_processor") is not None:
+        return ImageProcessorTransform(model_cfg["image_processor"])
     import timm.data
 
     return timm.data.create_transform(**model_cfg.get("data_config", {}))
+
+
+class ImageProcessorTransform:
+    """A HuggingFace image processor as a per-image transform (a class: DataLoader workers
+    pickle it). Returns the ``(C, H, W)`` pixel values the model was trained on."""
+
+    def __init__(self, processor):
+        self.processor = processor
+
+    def __call__(self, image):
+        return self.processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"][0]
 
 
 @register_data("digits")

@@ -1,9 +1,12 @@
-"""What a model tells its data builder: timm's preprocessing config, its tokenizer, its classes.
+"""What a model tells its data builder: timm's preprocessing config, its tokenizer or image
+processor, its classes.
 
 The data builders (``tasder_plugin.data``) stay model-agnostic; this is the one place that knows
-which model source needs which preprocessing. A tokenizer comes from the same place as the
-model (hub id, ``save_pretrained`` directory, or a packaged model), so it fails the same way
-offline: one :class:`ModelLoadError` saying how to supply a local copy.
+which model source needs which preprocessing. A tokenizer or HuggingFace image processor comes
+from the same place as the model (hub id, ``save_pretrained`` directory, or a packaged model), so
+it fails the same way offline: one :class:`ModelLoadError` saying how to supply a local copy.
+HuggingFace image classifiers get their own processor (its size, crop, resampling, mean and std:
+ViT normalises with 0.5, not ImageNet's statistics), never timm's defaults.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from torch import nn
 
 from .adapters import HF_SUPPLY, ModelConfig, ModelLoadError, offline_error, packaged_model_path
 
-__all__ = ["data_config", "load_tokenizer", "num_classes"]
+__all__ = ["data_config", "load_image_processor", "load_tokenizer", "num_classes"]
 
 TEXT_TASKS = ("text-classification", "embedding")
 # What tokenizer.save_pretrained writes, or what older tokenizers ship with alone.
@@ -24,7 +27,8 @@ _TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.txt", "voc
 
 def data_config(model_cfg: ModelConfig, model: nn.Module) -> dict:
     """The preprocessing facts the data builders need for ``model`` (may be empty):
-    ``data_config`` (timm transforms), ``tokenizer`` (text models), ``num_classes``."""
+    ``data_config`` (timm transforms), ``tokenizer`` (text models), ``image_processor``
+    (HuggingFace image models), ``num_classes``."""
     out: dict = {}
     classes = num_classes(model_cfg, model)
     if classes is not None:
@@ -33,6 +37,8 @@ def data_config(model_cfg: ModelConfig, model: nn.Module) -> dict:
         out["tokenizer"] = load_tokenizer(packaged_model_path(model_cfg), model_cfg)
     elif model_cfg.source == "hf" and model_cfg.task in TEXT_TASKS:
         out["tokenizer"] = load_tokenizer(_hf_source(model_cfg), model_cfg)
+    elif model_cfg.source == "hf" and model_cfg.task == "image-classification":
+        out["image_processor"] = load_image_processor(_hf_source(model_cfg), model_cfg)
     elif model_cfg.source == "timm":
         import timm.data
 
@@ -77,3 +83,26 @@ def load_tokenizer(source: str | Path, model_cfg: ModelConfig):
             first = str(err).strip().splitlines()[0]
             raise ModelLoadError(f"cannot load a tokenizer from {source}: {first}") from None
         raise offline_error("tokenizer of", model_cfg, err, HF_SUPPLY) from None
+
+
+# What image_processor.save_pretrained writes.
+_IMAGE_PROCESSOR_FILE = "preprocessor_config.json"
+
+
+def load_image_processor(source: str | Path, model_cfg: ModelConfig):
+    """``AutoImageProcessor`` from a local directory (never the network) or a hub id."""
+    from transformers import AutoImageProcessor
+
+    local = isinstance(source, Path)
+    if local and not (source / _IMAGE_PROCESSOR_FILE).is_file():
+        raise ModelLoadError(
+            f"cannot load an image processor from {source}: it holds no {_IMAGE_PROCESSOR_FILE} "
+            "(save the processor there too: image_processor.save_pretrained(dir))"
+        )
+    try:
+        return AutoImageProcessor.from_pretrained(str(source), local_files_only=local)
+    except (OSError, ValueError) as err:
+        if local:
+            first = str(err).strip().splitlines()[0]
+            raise ModelLoadError(f"cannot load an image processor from {source}: {first}") from None
+        raise offline_error("image processor of", model_cfg, err, HF_SUPPLY) from None
