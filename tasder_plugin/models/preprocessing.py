@@ -11,6 +11,7 @@ ViT normalises with 0.5, not ImageNet's statistics), never timm's defaults.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
@@ -69,40 +70,53 @@ def load_tokenizer(source: str | Path, model_cfg: ModelConfig):
     """``AutoTokenizer`` from a local directory (never the network) or a hub id."""
     from transformers import AutoTokenizer
 
-    local = isinstance(source, Path)
-    if local and not any((source / name).is_file() for name in _TOKENIZER_FILES):
-        # transformers would build an empty-vocabulary tokenizer here: every word unknown
-        raise ModelLoadError(
-            f"cannot load a tokenizer from {source}: it holds no tokenizer files (save the "
-            "tokenizer there too: tokenizer.save_pretrained(dir))"
-        )
-    try:
-        return AutoTokenizer.from_pretrained(str(source), local_files_only=local)
-    except (OSError, ValueError) as err:
-        if local:
-            first = str(err).strip().splitlines()[0]
-            raise ModelLoadError(f"cannot load a tokenizer from {source}: {first}") from None
-        raise offline_error("tokenizer of", model_cfg, err, HF_SUPPLY) from None
-
-
-# What image_processor.save_pretrained writes.
-_IMAGE_PROCESSOR_FILE = "preprocessor_config.json"
+    # without its files transformers would build an empty-vocabulary tokenizer: every word unknown
+    return _load_pretrained(AutoTokenizer, _TOKENIZER, source, model_cfg)
 
 
 def load_image_processor(source: str | Path, model_cfg: ModelConfig):
     """``AutoImageProcessor`` from a local directory (never the network) or a hub id."""
     from transformers import AutoImageProcessor
 
+    return _load_pretrained(AutoImageProcessor, _IMAGE_PROCESSOR, source, model_cfg)
+
+
+@dataclass(frozen=True)
+class _Preprocessor:
+    """How one kind of HF preprocessor is named in errors and recognised in a directory."""
+
+    noun: str  # "tokenizer"
+    files: tuple[str, ...]  # what save_pretrained writes (any one will do)
+    missing: str  # what the error says the directory lacks
+    save: str  # how to put it there
+
+    @property
+    def a_noun(self) -> str:
+        return ("an " if self.noun[0] in "aeiou" else "a ") + self.noun
+
+
+_TOKENIZER = _Preprocessor(
+    "tokenizer", _TOKENIZER_FILES, "tokenizer files",
+    "save the tokenizer there too: tokenizer.save_pretrained(dir)",
+)  # fmt: skip
+_IMAGE_PROCESSOR = _Preprocessor(
+    "image processor", ("preprocessor_config.json",), "preprocessor_config.json",
+    "save the processor there too: image_processor.save_pretrained(dir)",
+)  # fmt: skip
+
+
+def _load_pretrained(auto, kind: _Preprocessor, source: str | Path, model_cfg: ModelConfig):
+    """``auto.from_pretrained`` with the project's errors: a local directory must hold the
+    files (never the network); a hub id fails offline like the model does."""
     local = isinstance(source, Path)
-    if local and not (source / _IMAGE_PROCESSOR_FILE).is_file():
+    if local and not any((source / name).is_file() for name in kind.files):
         raise ModelLoadError(
-            f"cannot load an image processor from {source}: it holds no {_IMAGE_PROCESSOR_FILE} "
-            "(save the processor there too: image_processor.save_pretrained(dir))"
+            f"cannot load {kind.a_noun} from {source}: it holds no {kind.missing} ({kind.save})"
         )
     try:
-        return AutoImageProcessor.from_pretrained(str(source), local_files_only=local)
+        return auto.from_pretrained(str(source), local_files_only=local)
     except (OSError, ValueError) as err:
         if local:
             first = str(err).strip().splitlines()[0]
-            raise ModelLoadError(f"cannot load an image processor from {source}: {first}") from None
-        raise offline_error("image processor of", model_cfg, err, HF_SUPPLY) from None
+            raise ModelLoadError(f"cannot load {kind.a_noun} from {source}: {first}") from None
+        raise offline_error(f"{kind.noun} of", model_cfg, err, HF_SUPPLY) from None

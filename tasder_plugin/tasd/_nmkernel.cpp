@@ -25,10 +25,6 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 namespace {
 
 constexpr int kMaxM = 256;
@@ -361,23 +357,6 @@ int64_t dispatch(const Job& j, int esize, idx_t g0, idx_t g1) {
     }
 }
 
-// Fresh outputs are first touched here. In VMs a 4 KiB page fault can cost more than writing the
-// page, so ask for transparent huge pages on the 2 MiB-aligned interior of large outputs (what
-// torch's THP_MEM_ALLOC_ENABLE does for its own allocations). Advice only: where THP is off it is
-// a no-op, and results never depend on it.
-void advise_huge_pages(char* data, idx_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-    if (data == nullptr || bytes < static_cast<idx_t>(kHuge)) return;
-    const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-    const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
-    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-    (void)data;
-    (void)bytes;
-#endif
-}
-
 idx_t gcd(idx_t a, idx_t b) { return b ? gcd(b, a % b) : a; }
 
 PyObject* decompose_series(PyObject*, PyObject* args) {
@@ -424,10 +403,6 @@ PyObject* decompose_series(PyObject*, PyObject* args) {
     j.approx = reinterpret_cast<char*>(approx);
     j.mask = reinterpret_cast<char*>(mask);
     j.exp_mask = exp_mask;
-    const idx_t numel = j.P * j.L * j.Q;
-    for (int t = 0; t <= j.terms; ++t) advise_huge_pages(j.out[t], numel * esize);
-    advise_huge_pages(j.approx, numel * esize);
-    advise_huge_pages(j.mask, numel);
 
     const idx_t items = j.P * ((j.L + j.M - 1) / j.M);  // (row, super-block) pairs
     const idx_t threads = std::max<idx_t>(1, std::min<idx_t>({nthreads, 64, items}));

@@ -158,8 +158,8 @@ void series_rows(const Job& j, idx_t p, idx_t b, BadCount<I>& bad) {
     for (idx_t q = 0; q < j.Q; q += L) {
         const idx_t q0 = q + L <= j.Q ? q : j.Q - L;  // the last vector overlaps
         for (int k = 0; k < M; ++k) s.val[k] = vload<I>(j.src, in0 + k * j.s_l + q0);
-        Vec<I> counted;
-        for (int l = 0; l < L; ++l) counted[l] = q0 + l >= q ? I(-1) : I(0);
+        Vec<I> counted = splat<I>(I(-1));
+        for (int l = 0; l < q - q0; ++l) counted[l] = 0;  // only the overlapping last vector
         s.start(bad, mag_mask, exp_mask, counted);
         for (int t = 0; t < j.terms; ++t) {
             const I n = static_cast<I>(j.n[t]);

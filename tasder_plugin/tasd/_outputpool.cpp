@@ -132,7 +132,7 @@ PyObject* empty(PyObject*, PyObject* args) {
         PyErr_SetString(PyExc_ValueError, "empty: need a positive number of bytes");
         return nullptr;
     }
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     const size_t bytes = (static_cast<size_t>(requested) + page - 1) / page * page;
     void* block = take(bytes);
     if (block == nullptr) return PyErr_NoMemory();
