@@ -44,7 +44,7 @@ def main() -> None:
     for name in args.models:
         model = build_model(ModelConfig(name=name, source="reference", architecture=name))
         model.eval()
-        profile = profile_model(model, x_eval[:32])
+        profile = profile_model(model, x_eval[:32], batch_size=1)
         dense_top1 = top1(model, x_eval, y_eval)
         for hw in args.hw:
             dense_cost = estimate_cost(profile, ModelPlan.dense(model), hw)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -80,6 +81,11 @@ def _search_fields(details: dict) -> dict:
     }
 
 
+def _bound_counts(cost) -> dict[str, int]:
+    """How many layers each bound (compute, dram, a buffer, the selector) holds."""
+    return dict(Counter(r.bound for r in cost.per_layer).most_common())
+
+
 def build_results(cfg, plan, reports, cost, dense_cost, accuracy, dense, wall_s, details=None):
     """Flat metrics and the full results.json record (``details``: e.g. the search summary)."""
     details = details or {}
@@ -106,6 +112,8 @@ def build_results(cfg, plan, reports, cost, dense_cost, accuracy, dense, wall_s,
         "metrics": metrics,
         "dense_layers": {r.fqn: list(r.reasons) for r in reports if r.reasons},
         **details,
+        "bounds": _bound_counts(cost),
+        "layers": [r.as_row() for r in cost.per_layer],
         "wall_s": wall_s,
         "versions": {
             "tasder": tasder_plugin.__version__,
@@ -159,6 +167,11 @@ def print_summary(record: dict) -> None:
         f"layers: {m['tasd/layers_weights']} TASD-W, {m['tasd/layers_activations']} TASD-A "
         f"of {m['tasd/layers_planned']} planned"
     )
+    if "bounds" in record:
+        batch = record.get("cost", {}).get("batch_size")
+        per = f"per batch of {batch} sample{'s' if batch != 1 else ''}, " if batch else ""
+        bounds = ", ".join(f"{n} {name}" for name, n in record["bounds"].items())
+        print(f"cost {per}latency bound by: {bounds} layers")
     if search := record.get("search"):
         print(
             f"search {search['strategy']} (max_drop {search['max_drop']:g}, {search['metric']}): "

@@ -7,6 +7,7 @@ Tests call :func:`evaluate` directly; ``python -m evaluation`` is a thin shell a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
@@ -24,6 +25,7 @@ from tasder_plugin.models.preprocessing import data_config
 from tasder_plugin.nn import effective_plan
 from tasder_plugin.progress import progress_enabled
 
+from .cost_settings import CostSettings
 from .dense_cache import dense_accuracy
 from .loggers import build_logger
 from .module import evaluation_module
@@ -44,14 +46,19 @@ def _model_config(cfg: DictConfig) -> ModelConfig:
     return ModelConfig(**fields)
 
 
-def _example_input(model_cfg: ModelConfig, data: EvalData | None, size: int) -> torch.Tensor:
-    """The batch the cost is computed for: real inputs when there is data (activation sparsity
-    is measured on them), else random images of the model's input size."""
+def _profile(model, model_cfg: ModelConfig, data: EvalData | None, settings: CostSettings):
+    """The profile the cost is computed on: shapes of ``settings.batch_size`` samples, input
+    statistics of ``settings.stats_samples`` real inputs (activation sparsity is measured on
+    them); without data (mode=cost), random images of the model's input size."""
     if data is not None:
-        return data.example_batch(size)
+        example = data.example_batch(settings.stats_samples)
+        return profile_model(model, example, batch_size=settings.batch_size)
     if model_cfg.input_size is None:
         raise ValueError(f"model {model_cfg.name}: mode=cost needs model.input_size=[C,H,W]")
-    return torch.randn(size, *model_cfg.input_size, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    return profile_model(
+        model, torch.randn(settings.batch_size, *model_cfg.input_size, generator=gen)
+    )
 
 
 def _quiet_lightning() -> None:
@@ -93,6 +100,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
     """Run one configuration end to end; returns flat metrics and the objects built."""
     start = time.perf_counter()
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    settings = CostSettings.from_config(_plain(cfg.get("cost")))  # checked before any work
     model_cfg = _model_config(cfg)
     model = build_model(model_cfg)
     hw = hardware_from_dict(_plain(cfg.hw), str(cfg.hw_name))
@@ -101,7 +109,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
         data = build_data(_plain(cfg.data), data_config(model_cfg, model))
     elif cfg.mode != "cost":
         raise ValueError(f"mode must be 'eval' or 'cost', got {cfg.mode!r}")
-    profile = profile_model(model, _example_input(model_cfg, data, int(cfg.cost_batch_size)))
+    profile = _profile(model, model_cfg, data, settings)
     context = PlanContext(
         hw=hw, profile=profile, data=data, task=str(cfg.model.task), seed=int(cfg.seed),
         output_dir=Path(cfg.output_dir), progress=progress_enabled(),
@@ -128,7 +136,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
         accuracy,
         dense,
         time.perf_counter() - start,
-        context.details,
+        {"cost": dataclasses.asdict(settings), **context.details},
     )
     write_json(Path(cfg.output_dir) / "results.json", record)
     _record_in_leaderboard(cfg, record)

@@ -37,6 +37,8 @@ class TASDCallback(pl.Callback):
     ``plan``: a :class:`ModelPlan` for the target model, or ``fn(model) -> ModelPlan``.
     ``attr``: the LightningModule attribute holding the model (None: the module itself).
     ``example_input``: what to profile; default: the first batch of the evaluation dataloader.
+    ``batch_size``: the samples the cost is for (the first of the example, whose statistics
+    still come from all of it); None: the whole example batch.
     """
 
     def __init__(
@@ -46,8 +48,10 @@ class TASDCallback(pl.Callback):
         attr: str | None = None,
         example_input=None,
         strict: bool = False,
+        batch_size: int | None = 1,
     ) -> None:
         self.plan = plan
+        self.batch_size = batch_size
         self.hw = load_hardware(hw)
         self.attr = attr
         self.example_input = example_input
@@ -69,7 +73,7 @@ class TASDCallback(pl.Callback):
         example = self._example(loaders)
         if isinstance(example, torch.Tensor):
             example = example.to(pl_module.device)
-        profile = profile_model(model, example)
+        profile = profile_model(model, example, batch_size=self.batch_size)
         reports = apply_tasd_(model, plan)
         cost = estimate_cost(profile, effective_plan(plan, reports), self.hw, strict=self.strict)
         vs = cost.vs(estimate_cost(profile, ModelPlan.dense(model), self.hw))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from ..tasd.patterns import NMPattern
 
 __all__ = ["covers", "cover", "k_eff", "metadata_bits"]
@@ -31,14 +33,16 @@ def cover(term: NMPattern, supported: Iterable[NMPattern]) -> NMPattern | None:
     return min(options, key=lambda p: (p.density, p.m), default=None)
 
 
-def k_eff(k: int, n: int, m: int, row: int | None = None) -> int:
+def k_eff(k, n, m, row=None):
     """Slots of a length-``k`` reduction kept by ``n:m``: floor(L/m).n + min(n, L mod m) per row.
 
     ``row`` is the length of one blocked row (channels per group of a conv; blocks never cross
-    it); ``None`` means all of K is one row. ``n == m`` (dense) gives ``k``.
+    it); ``None`` means all of K is one row. ``n == m`` (dense) gives ``k``. ``n`` and ``m`` may
+    be integer numpy arrays (one value per pass): the cost model's single K_eff.
     """
     row = k if row is None else row
-    return (k // row) * ((row // m) * n + min(n, row % m))
+    kept = (k // row) * ((row // m) * n + np.minimum(n, row % m))
+    return int(kept) if np.ndim(kept) == 0 else kept
 
 
 def metadata_bits(fmt: str, pattern: NMPattern | None, block: int = 8) -> float:

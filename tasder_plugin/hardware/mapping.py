@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..tasd.patterns import NMPattern, TASDSeries
 from .cover import cover
+from .engines import get_engine
 from .spec import HardwareSpec
 
 __all__ = ["Pass", "LayerMapping", "map_layer"]
@@ -28,7 +29,8 @@ class Pass:
 
 @dataclass(frozen=True)
 class LayerMapping:
-    passes: tuple[Pass, ...]
+    passes: tuple[Pass, ...]  # weight-term-major: (weight term i, activation term j) is i*A + j
+    weight_terms: int
     weights_ran_as: str  # e.g. "2:4+2:4" or "dense"
     activations_ran_as: str
     transposed: bool  # one-sided hardware ran TASD-A as O^T = W^T A^T (M and N swap)
@@ -55,11 +57,10 @@ class _Mapper:
         sp = self.hw.sparsity
         if series is None:
             return [None]
-        if row is not None and row < max(p.m for p in series):
-            widest = max(p.m for p in series)
-            self.note(f"{side}: {row} channels per group along K are narrower than m={widest}")
+        if row is not None and (reason := series.narrow_row_reason(row, side)):
+            self.note(reason)
             return [None]
-        if sp.engine == "unstructured":
+        if get_engine(sp.engine).runs_any_pattern:
             return list(series.patterns)
         supported = sp.weights if side == "W" else sp.activations
         mapped = [cover(p, supported) for p in series]
@@ -72,15 +73,6 @@ class _Mapper:
             if planned != ran:
                 self.note(f"{side}: term {planned} ran as {ran} (cover rule)")
         return mapped
-
-    def dense_weights_block_dual(self, w_terms: list) -> list:
-        """S2TA bounds weights at n:B: a dense weight side runs as ceil(B/n) exact passes."""
-        bound = self.hw.sparsity.weights[0]
-        if w_terms != [None] or bound.is_dense:
-            return w_terms
-        count = -(-bound.m // bound.n)
-        self.reasons.append(f"W: dense weights run as {count} passes of {bound} (weight bound)")
-        return [bound] * count
 
 
 def _density(terms: list) -> float:
@@ -104,11 +96,10 @@ def map_layer(
         plan_w = plan_a = None
     w_terms = mapper.side("W", plan_w, row)
     a_terms = mapper.side("A", plan_a, row)
-    transposed = False
     sp = hw.sparsity
-    if sp.engine == "block_dual":
-        w_terms = mapper.dense_weights_block_dual(w_terms)
-    elif not sp.dual and w_terms != [None] and a_terms != [None]:
+    engine = get_engine(sp.engine)
+    w_terms = engine.weight_terms(sp, w_terms, mapper.reasons)
+    if not sp.dual and w_terms != [None] and a_terms != [None]:
         keep_w = _density(w_terms) <= _density(a_terms)  # work of each option, in dense passes
         dropped = "A" if keep_w else "W"
         mapper.note(f"one compressed operand per layer: {dropped} ran dense")
@@ -116,15 +107,16 @@ def map_layer(
             a_terms = [None]
         else:
             w_terms = [None]
-    if sp.engine == "nm" and not sp.dual and a_terms != [None]:
-        transposed = True
+    transposed = engine.transposes_activations and not sp.dual and a_terms != [None]
     w_plan = list(plan_w.patterns) if plan_w is not None and w_terms != [None] else [None]
     a_plan = list(plan_a.patterns) if plan_a is not None and a_terms != [None] else [None]
-    if len(w_plan) != len(w_terms):  # block_dual split of dense weights
+    if len(w_plan) != len(w_terms):  # an engine ran dense weights as several passes
         w_plan = [None] * len(w_terms)
     passes = tuple(
         Pass(w, a, wp, ap)
         for w, wp in zip(w_terms, w_plan, strict=True)
         for a, ap in zip(a_terms, a_plan, strict=True)
     )
-    return LayerMapping(passes, _join(w_terms), _join(a_terms), transposed, tuple(mapper.reasons))
+    return LayerMapping(
+        passes, len(w_terms), _join(w_terms), _join(a_terms), transposed, tuple(mapper.reasons)
+    )

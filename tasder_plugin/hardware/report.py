@@ -9,16 +9,23 @@ import numpy as np
 
 from ..tasd.patterns import TASDSeries
 from .load import load_hardware
-from .model import LayerShape, evaluate
+from .model import bound_names, evaluate
+from .shapes import LayerShape
 from .spec import HardwareSpec
 from .table import CandidateTable, build_table
+from .traffic import DRAM_OPERANDS
 
 __all__ = ["LayerCost", "CostReport", "Comparison", "estimate_cost", "cost_candidates"]
 
 
 @dataclass(frozen=True)
 class LayerCost:
-    """One GEMM of the profile: what ran, how long it took, what it cost."""
+    """One GEMM of the profile: what ran, how long it took, what it cost, and why.
+
+    ``dram_bytes_by_operand``: DRAM bytes of ``inputs``, ``weights``, ``metadata``, ``outputs``
+    and ``partial_sums``; ``bound``: what sets the latency (``compute``, ``dram``, a buffer's
+    name: its bandwidth, or ``selector``).
+    """
 
     fqn: str
     op: str
@@ -38,6 +45,8 @@ class LayerCost:
     energy_j: float
     energy_breakdown_j: dict[str, float] = field(hash=False)
     dram_bytes: float
+    dram_bytes_by_operand: dict[str, float] = field(hash=False)
+    bound: str
     reasons: tuple[str, ...]
 
     @property
@@ -45,10 +54,12 @@ class LayerCost:
         return self.energy_j * self.latency_s
 
     def as_row(self) -> dict:
-        row = {k: v for k, v in self.__dict__.items() if k != "energy_breakdown_j"}
+        nested = ("energy_breakdown_j", "dram_bytes_by_operand")
+        row = {k: v for k, v in self.__dict__.items() if k not in nested}
         row["reasons"] = "; ".join(self.reasons)
         row["edp_js"] = self.edp_js
         row.update({f"energy_{k}_j": v for k, v in self.energy_breakdown_j.items()})
+        row.update({f"dram_{k}_bytes": v for k, v in self.dram_bytes_by_operand.items()})
         return row
 
 
@@ -115,26 +126,18 @@ class CostReport:
         }
 
 
-def _shape(record) -> LayerShape:
-    row = getattr(record, "channels_per_group", None) or None  # 0/None: all of K is one row
-    return LayerShape(record.M, record.N, record.K, record.groups, row, record.input_density)
-
-
 _PARTS = ("mac", "registers")
 
 
 def _layer_cost(record, plan, hw: HardwareSpec, strict: bool) -> LayerCost:
     w = None if plan is None else plan.weights
     a = None if plan is None else plan.activations
+    shape = LayerShape.of(record)
     table = build_table(
-        [(w, a)],
-        hw,
-        row=_shape(record).row,
-        is_weight_gemm=record.is_weight_gemm,
-        strict=strict,
+        [(w, a)], hw, row=shape.row, is_weight_gemm=record.is_weight_gemm, strict=strict,
         fqn=record.fqn,
-    )
-    out = evaluate(_shape(record), table, hw)
+    )  # fmt: skip
+    out = evaluate(shape, table, hw)
     mp = table.mappings[0]
     names = [*_PARTS, *(b.name for b in hw.buffers), "dram", "metadata", "selector"]
     reasons = mp.reasons
@@ -159,6 +162,8 @@ def _layer_cost(record, plan, hw: HardwareSpec, strict: bool) -> LayerCost:
         energy_j=float(out["energy_j"][0]),
         energy_breakdown_j={n: float(out[f"energy_{n}_j"][0]) for n in names},
         dram_bytes=float(out["dram_bytes"][0]),
+        dram_bytes_by_operand={k: float(out[f"dram_{k}_bytes"][0]) for k in DRAM_OPERANDS},
+        bound=bound_names(hw)[int(out["bound"][0])],
         reasons=reasons,
     )
 
@@ -190,7 +195,7 @@ def cost_candidates(
     ``channels_per_group`` class); returns per-candidate arrays as :func:`evaluate` does.
     """
     hw = load_hardware(hw)
-    shape = _shape(record)
+    shape = LayerShape.of(record)
     table = (
         pairs
         if isinstance(pairs, CandidateTable)

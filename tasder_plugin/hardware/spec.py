@@ -24,9 +24,6 @@ __all__ = [
     "TileSpec",
 ]
 
-DATAFLOWS = ("ws", "os", "is", "tile")
-ENGINES = ("nm", "block_dual", "unstructured")
-SCHEDULES = ("sequential", "fused")
 METADATA_FORMATS = ("none", "coordinate", "bitmap", "block_index")
 OPERANDS = ("weights", "activations", "outputs", "metadata")
 
@@ -34,6 +31,16 @@ OPERANDS = ("weights", "activations", "outputs", "metadata")
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(message)
+
+
+def _registered(kind: str) -> tuple[str, ...]:
+    """Names of the registered dataflows, engines or schedules (each registry is its module;
+    imported here, not at the top: they import this module's types)."""
+    from . import dataflows, engines, schedules
+
+    registry = {"dataflow": dataflows.DATAFLOWS, "engine": engines.ENGINES}
+    registry["schedule"] = schedules.SCHEDULES
+    return tuple(registry[kind])
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,8 @@ class ArraySpec:
 
     def __post_init__(self) -> None:
         _check(self.rows >= 1 and self.cols >= 1, "array.rows and array.cols must be >= 1")
-        _check(self.dataflow in DATAFLOWS, f"array.dataflow must be one of {DATAFLOWS}")
+        names = _registered("dataflow")
+        _check(self.dataflow in names, f"array.dataflow must be one of {names}")
         _check(
             (self.dataflow == "tile") == (self.tile is not None),
             "array.tile is required exactly when array.dataflow is 'tile'",
@@ -103,12 +111,13 @@ class SparsitySpec:
     gate_zeros: bool = True
 
     def __post_init__(self) -> None:
-        _check(self.engine in ENGINES, f"sparsity.engine must be one of {ENGINES}")
-        _check(self.schedule in SCHEDULES, f"sparsity.schedule must be one of {SCHEDULES}")
+        engines, schedules = _registered("engine"), _registered("schedule")
+        _check(self.engine in engines, f"sparsity.engine must be one of {engines}")
+        _check(self.schedule in schedules, f"sparsity.schedule must be one of {schedules}")
         _check(self.block >= 1, "sparsity.block must be >= 1")
-        if self.engine == "block_dual":
-            _check(len(self.weights) == 1, "sparsity.weights: block_dual needs one bound pattern")
-            _check(self.weights[0].m == self.block, "sparsity.weights: bound must use m = block")
+        from .engines import get_engine
+
+        get_engine(self.engine).check(self)
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,23 @@ class CandidateTable:
     w_comp: np.ndarray  # bool: the weight term is compressed
     a_comp: np.ndarray
     sel_cmp: np.ndarray  # planned activation term: comparisons per element, n(m-1)/m
-    sel_first: np.ndarray  # bool: first pass using this activation term (materialised mode)
+    sel_first: np.ndarray  # bool: first pass using this activation term
+    w_first: np.ndarray  # bool: first pass using this weight term
     w_meta_bits: np.ndarray  # metadata bits per kept weight value
     a_meta_bits: np.ndarray
     cand_first: np.ndarray  # bool per pass: the candidate's first pass
     cand_last: np.ndarray
     transposed: np.ndarray  # per candidate
     passes: np.ndarray  # per candidate
+
+    def per_candidate(self, values) -> np.ndarray:
+        """Sum per-pass ``values`` (or a scalar) over each candidate's passes."""
+        values = np.broadcast_to(values, self.cand.shape).astype(np.float64)
+        return np.add.reduceat(values, self.starts)
+
+    def per_pass(self, values) -> np.ndarray:
+        """Per-candidate ``values`` repeated for each of the candidate's passes."""
+        return np.asarray(values)[self.cand]
 
 
 def _pattern_arrays(patterns) -> tuple[list[int], list[int], list[bool]]:
@@ -75,13 +85,14 @@ def build_table(
     counts = np.array([len(mp.passes) for mp in mappings], dtype=np.int64)
     w_n, w_m, w_comp = _pattern_arrays([p.w for p in passes])
     a_n, a_m, a_comp = _pattern_arrays([p.a for p in passes])
-    sel_cmp, sel_first = [], []
+    sel_cmp, sel_first, w_first = [], [], []
     for mp in mappings:
-        n_act = _n_act(mp)  # passes are weight-term-major: activation term j is first in pass j
-        for i, p in enumerate(mp.passes):
+        n_act = len(mp.passes) // mp.weight_terms  # passes are weight-term-major: (i, j) is
+        for i, p in enumerate(mp.passes):  # pass i * n_act + j
             ap = p.a_plan if p.a is not None else None
             sel_cmp.append(0.0 if ap is None else ap.n * (ap.m - 1) / ap.m)
             sel_first.append(ap is not None and i < n_act)
+            w_first.append(i % n_act == 0)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
     cand_first = np.zeros(len(passes), dtype=bool)
     cand_first[starts] = True
@@ -101,13 +112,9 @@ def build_table(
         a_comp=np.array(a_comp, dtype=bool),
         sel_cmp=np.array(sel_cmp, dtype=np.float64),
         sel_first=np.array(sel_first, dtype=bool),
+        w_first=np.array(w_first, dtype=bool),
         w_meta_bits=np.array([metadata_bits(fmt, p.w, block) for p in passes]),
         a_meta_bits=np.array([metadata_bits(fmt, p.a, block) for p in passes]),
         transposed=np.array([mp.transposed for mp in mappings], dtype=bool),
         passes=counts,
     )
-
-
-def _n_act(mp: LayerMapping) -> int:
-    act = mp.activations_ran_as
-    return 1 if act == "dense" else act.count("+") + 1

@@ -1,18 +1,20 @@
-"""Memory traffic of one layer: buffer reads/writes, DRAM bytes, metadata, the TASD-A selector.
+"""Memory traffic of one layer: DRAM bytes by operand, buffer bytes, their energy, the selector.
 
-Per pass (one weight term times one activation term), with the array's row operand A
-(M x K) and column operand W (K x N), or W^T / A^T when one-sided hardware runs TASD-A as
-O^T = W^T A^T:
-- the array reads only the K_eff activations its kept slots use (gathered by the metadata, as
-  SCALE-Sim's dense M x N x K_eff model); it reads its row operand once per column fold and its
-  column operand once per row fold (ws: weights once; is: activations once; os/tile: both);
-- ws/is write partial sums once per K fold (read back K folds - 1 times); os/tile once;
-- DRAM: weights and their metadata once per pass; the dense activation once per pass
-  (sequential) or once per layer (fused); when it does not fit in the usable (half, if double
-  buffered) activation buffer, once per buffer-sized chunk of the weights (at most once per
-  column fold), and the weights are then read once; outputs once when the layer's partial
-  sums fit in the output buffer, else read-modified-written at accumulator width by passes 2..P;
-- TASD-A: compressed activation terms and their metadata are produced on chip by the selector.
+Per pass (one weight term times one activation term), with the array's row operand A (M x K)
+and column operand W (K x N), or W^T / A^T when one-sided hardware runs TASD-A as O^T = W^T A^T:
+
+- buffer reads follow the array (the im2col view, :mod:`.dataflows`): it reads only the K_eff
+  activations its kept slots use (gathered by the metadata, as SCALE-Sim's dense M x N x K_eff
+  model), each operand as often as its dataflow says; accumulators drain to the output buffer
+  as the schedule says (each drain but the last is read back), and the final outputs are read
+  once on their way to DRAM;
+- buffer writes are the DRAM fills, and the drains;
+- DRAM moves real tensors: the input, weights (+ metadata) and outputs as the schedule's jobs
+  are tiled (:mod:`.tiling`, :mod:`.schedules`), partial sums only where they spill;
+- TASD-A: the selector decomposes each input activation once per activation term as it enters
+  the chip (blocks run along channels at a pixel, so every im2col window reuses the result); a
+  materialising selector also writes the compressed terms to the activation buffer and reads
+  them back. Activation metadata stays in registers.
 """
 
 from __future__ import annotations
@@ -21,45 +23,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dataflows import get_dataflow
+from .engines import PassWork
+from .schedules import get_schedule
+from .shapes import LayerShape
 from .spec import HardwareSpec
 from .table import CandidateTable
 
-__all__ = ["LayerShape", "traffic"]
+__all__ = ["DRAM_OPERANDS", "LayerTraffic", "layer_traffic"]
+
+DRAM_OPERANDS = ("inputs", "weights", "metadata", "outputs", "partial_sums")
 
 
 @dataclass(frozen=True)
-class LayerShape:
-    """One GEMM layer: ``groups`` GEMMs of (M, N/groups, K); ``row`` = channels per group along
-    K (blocks never cross it; ``None``: all of K is one row)."""
+class LayerTraffic:
+    """Per-candidate arrays for one layer (all groups).
 
-    M: int
-    N: int
-    K: int
-    groups: int = 1
-    row: int | None = None
-    input_density: float = 1.0
+    ``dram_bytes_by_operand``: keys :data:`DRAM_OPERANDS`; ``buffer_bytes``: reads + writes per
+    buffer name; ``energy_j``: one entry per buffer name plus ``dram``, ``metadata`` (its SRAM,
+    DRAM and register energy) and ``selector``; ``selector_cycles``: the selector's busy time.
+    """
 
+    dram_bytes_by_operand: dict[str, np.ndarray]
+    buffer_bytes: dict[str, np.ndarray]
+    energy_j: dict[str, np.ndarray]
+    selector_cycles: np.ndarray
 
-def _ceil(a, b):
-    return -(-a // b)
+    @property
+    def dram_bytes(self) -> np.ndarray:
+        return sum(self.dram_bytes_by_operand.values())
 
-
-def _sum(t: CandidateTable, values) -> np.ndarray:
-    return np.add.reduceat(np.broadcast_to(values, t.cand.shape).astype(np.float64), t.starts)
-
-
-def _folds(hw: HardwareSpec, mx, nx, kc):
-    """(reads of the row operand, reads of the column operand, partial-sum writes) per pass."""
-    a = hw.array
-    r, c = a.rows, a.cols
-    if hw.sparsity.engine != "nm" or a.dataflow == "os":
-        return _ceil(nx, c), _ceil(mx, r), np.ones_like(kc)
-    if a.dataflow == "ws":
-        return _ceil(nx, c), np.ones_like(kc), _ceil(kc, r)
-    if a.dataflow == "is":
-        return np.ones_like(kc), _ceil(mx, c), _ceil(kc, r)
-    t = a.tile
-    return _ceil(nx, t.n), _ceil(mx, t.m), np.ones_like(kc)
+    def memory_cycles(self, hw: HardwareSpec) -> dict[str, np.ndarray]:
+        """Cycles each memory needs at its bandwidth: ``dram`` and one per buffer name."""
+        cycles = {"dram": self.dram_bytes / (hw.dram.bandwidth_bytes_per_s / hw.clock_hz)}
+        for b in hw.buffers:
+            cycles[b.name] = self.buffer_bytes[b.name] / b.bandwidth_bytes_per_cycle
+        return cycles
 
 
 def _energy(buffer, read_bytes, write_bytes):
@@ -68,100 +67,74 @@ def _energy(buffer, read_bytes, write_bytes):
     )
 
 
-def traffic(hw: HardwareSpec, t: CandidateTable, s: LayerShape, ng: int, kc, kw, ka) -> dict:
-    """Per-candidate energy parts (buffers, dram, metadata, selector) and memory-bound cycles."""
-    b, g = hw.bits, s.groups
+def layer_traffic(
+    hw: HardwareSpec, t: CandidateTable, s: LayerShape, work: PassWork
+) -> LayerTraffic:
+    b, g, ng = hw.bits, s.groups, s.N // s.groups
     tr = t.transposed[t.cand]
     mx, nx = np.where(tr, ng, s.M), np.where(tr, s.M, ng)
-    row_reads, col_reads, psum_writes = _folds(hw, mx, nx, kc)
+    row_reads, col_reads = get_dataflow(hw.array.dataflow).reads(hw.array, mx, nx, work.kc)
     a_reads, w_reads = np.where(tr, col_reads, row_reads), np.where(tr, row_reads, col_reads)
-    w_bytes = ng * kw * b.weight / 8
-    w_meta = ng * kw * t.w_meta_bits / 8
-    a_dense = s.M * s.K * b.activation / 8
-    a_array = s.M * np.minimum(ka, kc) * b.activation / 8  # the values the kept slots use
-    a_meta = s.M * ka * t.a_meta_bits / 8
+    w_bytes = ng * work.kw * b.weight / 8
+    w_meta = ng * work.kw * t.w_meta_bits / 8
+    a_array = s.M * np.minimum(work.ka, work.kc) * b.activation / 8
+    a_meta = s.M * work.ka * t.a_meta_bits / 8
     acc = s.M * ng * b.accumulator / 8
     out_final = s.M * ng * b.output / 8
+    schedule = get_schedule(hw.sparsity.schedule)
+    dram = schedule.dram(hw, t, s, w_bytes, w_meta)
+    drains = schedule.drains(hw, t, work)
+
     act_buf, w_buf, out_buf = (hw.buffer_for(o) for o in ("activations", "weights", "outputs"))
     meta_buf = hw.buffer_for("metadata") or w_buf
-    w_chunks = np.ceil((w_bytes + w_meta) / w_buf.usable_bytes)
-    a_chunks = np.ceil(a_dense / act_buf.usable_bytes)
-    # buffer-level tiling: the row operand is re-read once per buffer-sized chunk of the column
-    # operand (at most once per fold), unless it fits; the stationary one is read once
-    a_fetch = np.where(a_chunks > 1, np.minimum(a_reads, w_chunks), 1)
-    w_fetch = np.where((w_chunks > 1) & (a_fetch == 1), np.minimum(w_reads, a_chunks), 1)
-    if hw.sparsity.schedule == "fused":
-        a_dram = np.where(t.cand_first, a_dense * a_fetch, 0.0)
-    else:
-        a_dram = a_dense * a_fetch
-    passes = t.passes.astype(np.float64)
-    psum_dram = np.where(acc > out_buf.usable_bytes, 2 * acc * (passes - 1), 0.0)
-    if hw.sparsity.schedule == "fused":
-        psum_dram = np.zeros_like(passes)
-    spill = np.where(
-        s.M * min(ng, hw.array.cols) * b.accumulator / 8 > out_buf.usable_bytes,
-        2 * acc * (psum_writes - 1),
-        0.0,
+    zero = np.zeros(len(t.passes))
+    energy = {buffer.name: zero for buffer in hw.buffers}
+    traffic = {buffer.name: zero for buffer in hw.buffers}
+
+    def charge(buffer, reads, writes):
+        energy[buffer.name] = energy[buffer.name] + _energy(buffer, reads * g, writes * g)
+        traffic[buffer.name] = traffic[buffer.name] + (reads + writes) * g
+
+    charge(act_buf, t.per_candidate(a_array * a_reads), dram.inputs)
+    charge(w_buf, t.per_candidate(w_bytes * w_reads), dram.weights)
+    charge(out_buf, acc * (drains - 1) + out_final, acc * drains)
+    meta_r = t.per_candidate(w_meta * w_reads)
+    traffic[meta_buf.name] = traffic[meta_buf.name] + (meta_r + dram.metadata) * g
+    dram_j = 8 * hw.dram.j_per_bit.value_j
+    by_operand = {
+        "inputs": dram.inputs * g,
+        "weights": dram.weights * g,
+        "metadata": dram.metadata * g,
+        "outputs": np.full(len(t.passes), out_final * g),
+        "partial_sums": dram.partial_sums * g,
+    }
+    energy["dram"] = sum(v for k, v in by_operand.items() if k != "metadata") * dram_j
+    energy["metadata"] = (
+        _energy(meta_buf, meta_r * g, dram.metadata * g)
+        + t.per_candidate(a_meta * a_reads) * g * 8 * hw.energy.register_j_per_bit.value_j
+        + by_operand["metadata"] * dram_j
     )
-    psum_buf = np.where(acc > out_buf.usable_bytes, 0.0, 2 * acc * (passes - 1))
-    parts: dict[str, np.ndarray] = {}
-    buf_bytes: dict[str, np.ndarray] = {}
-
-    def charge(buffer, reads, writes, per_candidate=None):
-        total_r = _sum(t, reads) * g + (0 if per_candidate is None else per_candidate[0] * g)
-        total_w = _sum(t, writes) * g + (0 if per_candidate is None else per_candidate[1] * g)
-        key = f"energy_{buffer.name}_j"
-        parts[key] = parts.get(key, 0.0) + _energy(buffer, total_r, total_w)
-        buf_bytes[buffer.name] = buf_bytes.get(buffer.name, 0.0) + total_r + total_w
-
-    charge(act_buf, a_array * a_reads, a_dram)
-    charge(w_buf, w_bytes * w_reads, w_bytes * w_fetch)
-    if hw.sparsity.schedule == "fused":
-        out_rw = (np.zeros_like(passes), np.zeros_like(passes))
-    else:
-        out_rw = (psum_buf / 2, np.zeros_like(passes))  # passes 2..P read back partial sums
-    charge(
-        out_buf,
-        acc * (psum_writes - 1) + np.where(t.cand_last, out_final, 0.0),
-        acc * psum_writes,
-        out_rw,
-    )
-    meta_r, meta_w = _sum(t, w_meta * w_reads) * g, _sum(t, w_meta * w_fetch) * g
-    meta_j = _energy(meta_buf, meta_r, meta_w)
-    meta_j += _sum(t, a_meta * a_reads) * g * 8 * hw.energy.register_j_per_bit.value_j
-    buf_bytes[meta_buf.name] = buf_bytes.get(meta_buf.name, 0.0) + meta_r + meta_w
-    dram_bytes = (_sum(t, w_bytes * w_fetch + a_dram + spill) + psum_dram + out_final) * g
-    meta_dram = _sum(t, w_meta * w_fetch) * g
-    parts["energy_dram_j"] = dram_bytes * 8 * hw.dram.j_per_bit.value_j
-    parts["energy_metadata_j"] = meta_j + meta_dram * 8 * hw.dram.j_per_bit.value_j
-    sel_j, sel_cycles = _selector(hw, t, s)
-    parts["energy_selector_j"] = sel_j
-    for buffer in hw.buffers:
-        parts.setdefault(f"energy_{buffer.name}_j", np.zeros_like(passes))
-    dram_per_cycle = hw.dram.bandwidth_bytes_per_s / hw.clock_hz
-    memory = (dram_bytes + meta_dram) / dram_per_cycle
-    for buffer in hw.buffers:
-        memory = np.maximum(
-            memory, buf_bytes.get(buffer.name, 0.0) / buffer.bandwidth_bytes_per_cycle
-        )
-    parts["dram_bytes"] = dram_bytes + meta_dram
-    parts["selector_cycles"] = sel_cycles
-    parts["_memory_cycles"] = memory
-    return parts
+    energy["selector"], selector_cycles, term_bytes = _selector(hw, t, dram.pass_inputs, g)
+    traffic[act_buf.name] = traffic[act_buf.name] + 2 * term_bytes
+    return LayerTraffic(by_operand, traffic, energy, selector_cycles)
 
 
-def _selector(hw: HardwareSpec, t: CandidateTable, s: LayerShape):
-    """TASD-A top-n selection: n(m-1)/m comparisons and one register write per element and term
-    (once per pass when streaming; once per term plus a buffer round trip when materialised)."""
+def _selector(hw: HardwareSpec, t: CandidateTable, pass_inputs, groups: int):
+    """TASD-A top-n selection, once per activation term on each input element its job fetches:
+    n(m-1)/m comparisons and one register write per element (a materialising selector also
+    writes the compressed term to the activation buffer and reads it back). Returns energy,
+    cycles and the materialised bytes written (= read) per candidate."""
     sel = hw.selector
-    elements = float(s.M * s.K * s.groups)
-    runs = t.sel_first if sel.materialize else t.sel_cmp > 0
+    elements = pass_inputs * groups / (hw.bits.activation / 8)
+    runs = t.sel_first
     per_element = t.sel_cmp * sel.comparator_j.value_j
     per_element = per_element + hw.bits.activation * hw.energy.register_j_per_bit.value_j
-    energy = _sum(t, np.where(runs, per_element * elements, 0.0))
+    energy = t.per_candidate(np.where(runs, per_element * elements, 0.0))
+    term_bytes = np.zeros(len(t.passes))
     if sel.materialize:
         act_buf = hw.buffer_for("activations")
-        term_bytes = elements * (t.a_n / t.a_m) * (hw.bits.activation + t.a_meta_bits) / 8
-        energy = energy + _sum(t, np.where(runs, _energy(act_buf, term_bytes, term_bytes), 0.0))
-    cycles = _sum(t, np.where(runs, elements / sel.elements_per_cycle, 0.0))
-    return energy, cycles
+        size = elements * (t.a_n / t.a_m) * (hw.bits.activation + t.a_meta_bits) / 8
+        term_bytes = t.per_candidate(np.where(runs, size, 0.0))
+        energy = energy + _energy(act_buf, term_bytes, term_bytes)
+    cycles = t.per_candidate(np.where(runs, elements / sel.elements_per_cycle, 0.0))
+    return energy, cycles, term_bytes

@@ -55,16 +55,6 @@ class LayerReport:
     reasons: tuple[str, ...] = field(default=())  # why a planned side stayed dense
 
 
-def _narrow_group_reason(kind: LayerKind, module: nn.Module, series: TASDSeries, side: str):
-    channels = kind.channels_per_group(module)
-    widest = max(p.m for p in series)
-    if channels < widest:
-        groups = kind.groups(module)
-        group = f"group of {channels} channels" if groups > 1 else f"{channels} channels"
-        return f"{side}: {group} along K is narrower than m={widest}; cannot be blocked"
-    return None
-
-
 class _ActivationBuffer:
     """One reusable output buffer per TASD-A layer.
 
@@ -113,7 +103,7 @@ def unsupported_reason(module: nn.Module, series: TASDSeries, side: str) -> str 
     kind = layer_kind(module)
     if side == "W" and (reason := weight_transform_reason(module)):
         return reason
-    return _narrow_group_reason(kind, module, series, side)
+    return series.narrow_row_reason(kind.channels_per_group(module), side)
 
 
 def _activation_hook(series: TASDSeries, kind: LayerKind, groups: int):

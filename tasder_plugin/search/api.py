@@ -116,7 +116,8 @@ def run_search(
     targets=None,
     ignore=(),
     profile=None,
-    cost_batch_size: int = 32,
+    cost_batch_size: int = 1,
+    stats_samples: int = 32,
     seed: int = 0,
     progress: bool = False,
 ) -> SearchResult:
@@ -125,7 +126,8 @@ def run_search(
     ``calib``: a DataLoader (or any iterable) of ``(inputs, labels, ...)`` batches, or a
     :class:`Calibration`; ``max_drop``: the allowed drop of the calibration metric (top-1 for
     classifiers, as a fraction); ``profile``: the :func:`profile_model` the cost is computed on
-    (default: the first ``cost_batch_size`` calibration samples).
+    (default: the shapes of ``cost_batch_size`` samples, the input statistics of the first
+    ``stats_samples`` calibration samples).
     """
     start = time.perf_counter()
     _check_args(max_drop, strategy, max_terms, max_candidates)
@@ -137,8 +139,9 @@ def run_search(
     model.eval()
     try:
         if profile is None:
-            head = torch.arange(min(cost_batch_size, data.size))
-            profile = profile_model(model, take_samples(data.inputs, head))
+            head = torch.arange(min(stats_samples, data.size))
+            example = take_samples(data.inputs, head)
+            profile = profile_model(model, example, batch_size=cost_batch_size)
         evaluator = PlanEvaluator(model, select_layers(model), data, get_scorer(task))
         sens_index = data.search[:sensitivity_samples]
         space = build_space(

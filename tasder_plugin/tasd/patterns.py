@@ -149,6 +149,17 @@ class TASDSeries:
             return Fraction(1)
         return min(Fraction(1), sum((p.density for p in self.patterns), Fraction(0)))
 
+    def narrow_row_reason(self, channels: int, side: str) -> str | None:
+        """Why this series cannot block rows of ``channels`` values along K (a conv's channels
+        per group: blocks never cross a row), or ``None`` when it can. ``side``: "W" or "A"."""
+        widest = max((p.m for p in self.patterns), default=1)
+        if channels >= widest:
+            return None
+        return (
+            f"{side}: rows of {channels} channels along K are narrower than m={widest}; "
+            "cannot be blocked"
+        )
+
     def __len__(self) -> int:
         return len(self.patterns)
 

@@ -74,7 +74,7 @@ def test_cli_cost_only_resnet50_without_weights_or_data(tmp_path):
         "model.pretrained=false",
         "mode=cost",
         "tasd=uniform",
-        "cost_batch_size=2",
+        "cost.batch_size=2",
         tmp_path=tmp_path,
     )
     assert out.returncode == 0, out.stderr[-2000:]

@@ -67,7 +67,7 @@ def make_record(
         "mode": mode,
         "seed": seed,
         "strict": False,
-        "cost_batch_size": 32,
+        "cost": {"batch_size": 1, "stats_samples": 32},
         "debug": False,
         "output_dir": output_dir,
         "cache_dir": "/root/.cache/tasder",

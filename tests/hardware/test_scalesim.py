@@ -7,11 +7,11 @@ import pytest
 
 from tasder_plugin.hardware import cost_candidates, k_eff
 from tasder_plugin.tasd import TASDSeries
+from tasder_plugin.validation.scalesim import ScaleSimArch, run_gemm
 
 from .conftest import record
-from .scalesim_driver import compute_cycles
 
-pytest.importorskip("scalesim", reason="SCALE-Sim v3 (PyPI 'scalesim', dev extra) not installed")
+pytest.importorskip("scalesim", reason="SCALE-Sim v3 (PyPI 'scalesim', validate extra) missing")
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # inside scalesim
 
@@ -19,6 +19,13 @@ ROWS, COLS = 8, 8
 SHAPES = [(20, 12, 33), (9, 17, 16), (8, 8, 8)]  # (M, N, K): partial folds on every dim
 PATTERNS = ["dense", "1:4", "2:4", "3:4", "1:8", "2:8", "4:8"]
 SUPPORTED = ["1:4", "2:4", "3:4", "1:8", "2:8", "4:8"]
+
+
+def compute_cycles(tmp, dataflow, rows, cols, layers) -> list[int]:
+    """SCALE-Sim's compute cycles of GEMM ``layers`` ((M, N, K, "n:m") rows)."""
+    arch = ScaleSimArch(rows, cols, dataflow, 65536, 65536, 65536)
+    named = [(f"l{i}", *layer) for i, layer in enumerate(layers)]
+    return [r.compute_cycles for r in run_gemm(named, arch, tmp)]
 
 
 def _hw(make_hw, dataflow, schedule="sequential"):

@@ -264,3 +264,67 @@ def test_weight_records_report_measured_density_and_blocks_along_k():
     assert conv.weight_block_nnz_hist[8] == (0, 0, 0, 0, taps_rows, 0, 0, 0, 0)
     assert linear.weight_block_nnz_hist[4][-1] == 2 * 4
     assert conv.as_row()["weight_blocks4_nnz2"] == 2 * taps_rows
+
+
+def test_records_keep_the_real_operands_of_a_conv():
+    model = nn.Sequential(
+        nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.Conv2d(8, 8, 3, padding="same")
+    )
+    x = torch.randn(2, 4, 9, 9)
+    first, second = profile_model(model, x).records
+    c = first.conv
+    assert (c.batch, c.in_channels, c.in_hw, c.out_hw) == (2, 4, (9, 9), (5, 5))
+    assert (c.kernel, c.stride, c.padding, c.dilation, c.groups) == (
+        (3, 3),
+        (2, 2),
+        (1, 1),
+        (1, 1),
+        1,
+    )
+    assert first.input_shape == (2, 4, 9, 9) and first.input_numel == 2 * 4 * 81
+    assert first.input_bytes == 2 * 4 * 81 * 4  # fp32 as profiled
+    assert first.weight_bytes == 8 * 4 * 9 * 4 and first.output_bytes == 2 * 8 * 25 * 4
+    assert second.conv.padding == (1, 1)  # padding="same" resolved to numbers
+    row = first.as_row()
+    assert row["input_shape"] == "2x4x9x9" and row["conv_stride"] == "2x2"
+
+
+def test_activation_gemms_keep_both_operands():
+    class Attention(nn.Module):
+        def forward(self, q, k):
+            return F.scaled_dot_product_attention(q, k, k) + (q @ k.transpose(-1, -2)).sum()
+
+    q, k = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 7, 4)
+    qk, av, mm = profile_model(Attention(), (q, k)).records
+    assert qk.input_shape == (2, 3, 5, 4) and qk.weight_bytes == k.numel() * 4
+    assert av.input_shape == (2, 3, 5, 7)  # the attention probabilities, never materialised
+    assert mm.input_shape == (6, 5, 4) and mm.output_bytes == 6 * 5 * 7 * 4
+
+
+def test_batch_size_takes_shapes_of_a_few_samples_and_statistics_of_all():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.ReLU(), nn.Linear(8, 4))
+    x = torch.randn(16, 8)
+    x[1:] = x[1:].abs()  # sample 0 alone is about half zeros after the ReLU; all: ~3% zeros
+    full, one = profile_model(model, x), profile_model(model, x, batch_size=1)
+    (r_full,), (r_one,) = full.records, one.records
+    assert (r_one.M, r_one.input_shape, one.batch_size, full.batch_size) == (1, (1, 8), 1, 16)
+    assert r_one.input_density == r_full.input_density  # measured on all 16 samples
+    assert r_one.input_block_nnz_hist == r_full.input_block_nnz_hist
+    # more samples than the example has: shapes of the larger batch (samples repeated)
+    assert profile_model(model, x, batch_size=40).records[0].M == 40
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        profile_model(model, x, batch_size=0)
+
+
+def test_batch_size_refuses_a_model_whose_gemms_depend_on_the_batch():
+    class ByBatch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.a(x) if x.shape[0] == 1 else self.b(x)
+
+    with pytest.raises(ValueError, match="different GEMMs"):
+        profile_model(ByBatch(), torch.randn(4, 4), batch_size=1)

@@ -1,0 +1,121 @@
+"""``LayerShape``: the GEMM view of a layer plus the real tensors it moves.
+
+The array sees a conv as a GEMM (M output pixels x K = channels x taps x N output channels), but
+DRAM sees the input tensor, read about once: every im2col window is formed on chip from the
+same pixels. So a shape carries both: ``M, N, K`` for compute and buffer reads, and the input
+as ``images`` x rows x (columns x channels) with the window along rows (``rows_axis``) for the
+DRAM tiling, where a tile of output rows re-reads the input rows its windows overlap (its halo).
+A GEMM (linear layer, matmul) is one image of M rows of K values with a 1-row window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Axis", "LayerShape"]
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One spatial axis of a conv: ``size_in`` input positions, ``size_out`` outputs."""
+
+    size_in: int
+    size_out: int
+    kernel: int = 1
+    stride: int = 1
+    padding: int = 0  # before the first input position (the zero halo is not read)
+    dilation: int = 1
+
+    @property
+    def extent(self) -> int:
+        return self.dilation * (self.kernel - 1) + 1
+
+    def touched(self, tiles):
+        """Input positions read by ``tiles`` consecutive tiles covering all outputs (an array
+        works): each tile reads its windows' span, so neighbouring tiles re-read the overlap;
+        zero padding is generated on chip; windows that do not overlap (stride > extent, e.g.
+        a strided 1x1 conv) read only their own taps."""
+        if self.extent < self.stride:
+            return np.minimum(self.size_out * self.kernel, self.size_in) + 0 * tiles
+        span = (self.size_out - tiles) * self.stride + tiles * self.extent
+        bottom = max(
+            0, (self.size_out - 1) * self.stride - self.padding + self.extent - self.size_in
+        )
+        return span - np.minimum(self.padding, span) - bottom
+
+    def tile_rows(self, outputs):
+        """Input positions one tile of ``outputs`` consecutive outputs reads, at most the whole
+        axis (an array works)."""
+        span = (outputs - 1) * self.stride + self.extent
+        return np.minimum(np.minimum(span, outputs * self.kernel), self.size_in)
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """``groups`` GEMMs of (M, N/groups, K) and the tensors behind them.
+
+    ``row``: channels per group along K (N:M blocks never cross it; ``None``: all of K is one
+    row). ``input_elems``: elements of the real input tensor (all groups; default M x K x
+    groups, a GEMM's row operand). ``images``, ``rows`` and ``cols``: a conv's batch and spatial
+    axes (``None``: a GEMM, one image of M rows).
+    """
+
+    M: int
+    N: int
+    K: int
+    groups: int = 1
+    row: int | None = None
+    input_density: float = 1.0
+    input_elems: int | None = None
+    images: int = 1
+    rows: Axis | None = None
+    cols: Axis | None = None
+
+    @classmethod
+    def of(cls, record) -> LayerShape:
+        """From a profile record (:class:`~tasder_plugin.profile.GemmRecord` or alike: read by
+        attribute; records without real operands fall back to the GEMM view)."""
+        row = getattr(record, "channels_per_group", None) or None  # 0/None: K is one row
+        shape = getattr(record, "input_shape", ())
+        conv = getattr(record, "conv", None)
+        axes = {}
+        if conv is not None:
+            axes = {
+                name: Axis(conv.in_hw[i], conv.out_hw[i], conv.kernel[i], conv.stride[i],
+                           conv.padding[i], conv.dilation[i])
+                for i, name in enumerate(("rows", "cols"))
+            }  # fmt: skip
+            axes["images"] = conv.batch
+        return cls(
+            record.M, record.N, record.K, record.groups, row, record.input_density,
+            input_elems=int(np.prod(shape)) if shape else None, **axes,
+        )  # fmt: skip
+
+    @property
+    def rows_axis(self) -> Axis:
+        return (
+            self.rows
+            if self.rows is not None
+            else Axis(self.M // self.images, self.M // self.images)
+        )
+
+    @property
+    def input_elems_per_group(self) -> float:
+        total = self.M * self.K * self.groups if self.input_elems is None else self.input_elems
+        return total / self.groups
+
+    @property
+    def outputs_per_row(self) -> int:
+        """Output positions of one output row (a conv's output width; 1 for a GEMM)."""
+        return self.M // (self.images * self.rows_axis.size_out)
+
+    @property
+    def row_elems(self) -> float:
+        """Input elements of one input row a tile reads, per group (a strided 1x1 conv skips
+        the columns it never reads)."""
+        per_row = self.input_elems_per_group / (self.images * self.rows_axis.size_in)
+        if self.cols is not None:
+            per_row *= float(self.cols.touched(1)) / self.cols.size_in
+        return per_row

@@ -1,0 +1,1 @@
+"""Drivers of external simulators (optional extra 'validate'): SCALE-Sim and ZigZag."""

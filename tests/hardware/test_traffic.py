@@ -1,0 +1,181 @@
+"""Memory traffic by real tensors: every expected number is worked out by hand in the comments.
+
+Buffers of the presets: ``global_buffer`` (activations + outputs, double-buffered: half usable),
+``weight_buffer``, ``metadata_buffer``. int8 values, int32 accumulators.
+"""
+
+import pytest
+
+from tasder_plugin.hardware import DRAM_OPERANDS, estimate_cost
+from tasder_plugin.nn.plan import LayerPlan, ModelPlan
+from tasder_plugin.tasd import TASDSeries
+
+from .conftest import conv_record, profile, record
+
+PJ = 1e-12
+SMALL_WS = {"array": {"rows": 2, "cols": 2, "dataflow": "ws", "tile": None}}
+
+
+def plan(weights=None, activations=None, fqn="layer"):
+    return ModelPlan({fqn: LayerPlan(weights, activations)})
+
+
+def layer(rec, hw, weights=None, activations=None):
+    return estimate_cost(profile(rec), plan(weights, activations), hw).per_layer[0]
+
+
+def test_a_conv_input_that_fits_is_read_once_not_as_im2col(make_hw):
+    # 3x3 stride-1 pad-1 conv of a 1x4x8x8 input: M = 64, K = 36; the im2col operand would
+    # be 64 x 36 = 2304 bytes, the input tensor is 4 x 8 x 8 = 256 bytes
+    cost = layer(conv_record(1, 4, 8, 8, 3), make_hw("dense"))
+    assert cost.dram_bytes_by_operand == {
+        "inputs": 256,
+        "weights": 8 * 36,
+        "metadata": 0,
+        "outputs": 64 * 8,
+        "partial_sums": 0,
+    }
+    assert cost.dram_bytes == sum(cost.dram_bytes_by_operand[k] for k in DRAM_OPERANDS)
+
+
+def test_input_tiles_reread_their_halo(make_hw):
+    # 16x16x4 -> 4, 3x3 pad 1. One input row: 16 x 4 = 64 B; the accumulators in flight, one
+    # output row: 16 outputs x min(N=4, cols=32) x 4 B = 256 B. Usable global buffer 1280 / 2 =
+    # 640 B: h output rows need (h + 2) input rows: (h + 2) 64 <= 640 - 256 -> h = 4, 4 tiles.
+    # Rows read: 5 + 6 + 6 + 5 (the zero halo rows at the borders are not read) = 22 -> 1408 B
+    hw = make_hw("dense", sizes={"global_buffer": 1280})
+    cost = layer(conv_record(1, 4, 16, 4, 3), hw)
+    assert cost.dram_bytes_by_operand["inputs"] == 22 * 64
+    assert cost.dram_bytes_by_operand["weights"] == 4 * 36  # 144 B fit: read once
+    assert cost.dram_bytes_by_operand["partial_sums"] == 0
+    # with room for the whole input it is read exactly once
+    assert (
+        layer(conv_record(1, 4, 16, 4, 3), make_hw("dense")).dram_bytes_by_operand["inputs"]
+        == 16 * 64
+    )
+
+
+def test_a_strided_1x1_conv_reads_only_the_pixels_it_uses(make_hw):
+    # 1x1 stride 2 of 8x8x16 -> 4x4: rows 0, 2, 4, 6 and the same columns: 16 pixels x 16 B
+    cost = layer(conv_record(1, 16, 8, 32, 1, stride=2, padding=0), make_hw("dense"))
+    assert cost.dram_bytes_by_operand["inputs"] == 16 * 16
+
+
+def test_weights_that_do_not_fit_stream_once_beside_a_resident_input(make_hw):
+    # linear 4 x 64 -> 64: weights 4096 B in a 2048 B weight buffer (1024 usable): 4 chunks;
+    # the 256 B input fits, so the columns go outer and each operand is read once
+    hw = make_hw("dense", sizes={"weight_buffer": 2048})
+    cost = layer(record(4, 64, 64, input_shape=(4, 64)), hw)
+    assert cost.dram_bytes_by_operand["inputs"] == 256
+    assert cost.dram_bytes_by_operand["weights"] == 4096
+
+
+def test_when_neither_fits_the_cheaper_loop_order_wins(make_hw):
+    # linear 64 x 64 -> 64 on a 2x2 WS array. Input rows of 64 B beside the accumulators of
+    # one output row, 1 x min(64, 2) x 4 = 8 B: h <= 1016 / 64 -> 15 rows, 5 row tiles. W 4096 B in
+    # 1024 usable: 4 chunks. Rows outer: 4096 + 5 x 4096 = 24576; columns outer: 4 x 4096 +
+    # 4096 = 20480 -> columns outer
+    sizes = {"global_buffer": 2048, "weight_buffer": 2048}
+    hw = make_hw("dense", sizes=sizes, **SMALL_WS)
+    cost = layer(record(64, 64, 64, input_shape=(64, 64)), hw)
+    assert cost.dram_bytes_by_operand["inputs"] == 4 * 4096
+    assert cost.dram_bytes_by_operand["weights"] == 4096
+
+
+def test_k_is_split_only_when_one_column_cannot_fit_and_then_partial_sums_spill(make_hw):
+    # linear 1 x 4096 -> 2: one weight column is 4096 B, 1024 usable: 8 chunks over 2
+    # columns -> K in 4 pieces; the 1 x 2 int32 accumulators (8 B) spill 3 times, out and back
+    hw = make_hw("dense", huge_buffers=True, sizes={"weight_buffer": 2048})
+    cost = layer(record(1, 2, 4096, input_shape=(1, 4096)), hw)
+    assert cost.dram_bytes_by_operand["partial_sums"] == 2 * 8 * 3
+    assert cost.dram_bytes_by_operand["weights"] == 8192
+    assert cost.dram_bytes_by_operand["inputs"] == 4096
+
+
+def _schedule_hw(make_hw, schedule, **sizes):
+    return make_hw("flex8", sizes=sizes, sparsity={"schedule": schedule})
+
+
+def test_sequential_rereads_only_what_does_not_stay_on_chip(make_hw):
+    rec = record(64, 64, 64, input_shape=(64, 64))
+    series = TASDSeries.parse("2:4+2:4")  # two exact terms, K_eff = 32 each
+    # everything fits: each term's 64 x 32 weights (2048 B) + 2-bit metadata (512 B) once, the
+    # input once, partial sums between the kernels stay in the global buffer
+    for schedule in ("sequential", "interleaved", "fused"):
+        cost = layer(rec, _schedule_hw(make_hw, schedule), series)
+        assert cost.dram_bytes_by_operand == {
+            "inputs": 4096,
+            "weights": 4096,
+            "metadata": 1024,
+            "outputs": 4096,
+            "partial_sums": 0,
+        }, schedule
+    # a 2048 B global buffer (1024 usable) holds neither the 4096 B input nor the 16384 B of
+    # accumulators: row tiles of (1024 - 32 x 4) / 64 = 14 rows; the weights stay resident,
+    # so each job reads the input once. Sequential: two jobs, and the partial sums of term 1
+    # go out and back (2 x 16384); interleaved: one job, both terms per output tile
+    small = {"global_buffer": 2048}
+    seq = layer(rec, _schedule_hw(make_hw, "sequential", **small), series)
+    assert seq.dram_bytes_by_operand["inputs"] == 2 * 4096
+    assert seq.dram_bytes_by_operand["partial_sums"] == 2 * 16384
+    inter = layer(rec, _schedule_hw(make_hw, "interleaved", **small), series)
+    assert inter.dram_bytes_by_operand["inputs"] == 4096
+    assert inter.dram_bytes_by_operand["partial_sums"] == 0
+    assert inter.dram_bytes_by_operand["weights"] == 4096
+
+
+def test_interleaved_terms_share_the_accumulators_of_an_output_stationary_engine(make_hw):
+    # tile engine (2of4), 16 x 64 -> 8 with 2:4+2:4 weights (two passes, K_eff 32). Per pass
+    # the array reads 16 x 32 activations (512 B) once: ceil(8 / 32) block columns; the input
+    # fill writes 16 x 64 = 1024 B. Accumulators 16 x 8 x 4 = 512 B, final outputs 128 B.
+    # interleaved: one drain (write 512), no read-back; the outputs read once (128)
+    # sequential: one drain per pass (write 2 x 512), one read-back (512)
+    rec = record(16, 8, 64, input_shape=(16, 64))
+    series = TASDSeries.parse("2:4+2:4")
+    e = {
+        s: layer(rec, make_hw("2of4", sparsity={"schedule": s}), series).energy_breakdown_j
+        for s in ("interleaved", "sequential")
+    }
+    reads, writes = 4.46 * PJ, 4.95 * PJ
+    assert e["interleaved"]["global_buffer"] == pytest.approx(
+        (2 * 512 + 128) * reads + (1024 + 512) * writes
+    )
+    assert e["sequential"]["global_buffer"] == pytest.approx(
+        (2 * 512 + 512 + 128) * reads + (1024 + 2 * 512) * writes
+    )
+
+
+def test_tile_engine_reuses_fragments_from_registers(make_hw):
+    # dense tile engine, 64 x 64 -> 64: a 32 x 32 output block stays in registers, so each
+    # activation fragment is read once per block column (ceil(64/32) = 2), each weight
+    # fragment once per block row (2): 2 x 4096 B from each buffer, plus the 4096 B fills
+    cost = layer(record(64, 64, 64, input_shape=(64, 64)), make_hw("dense"))
+    assert cost.energy_breakdown_j["weight_buffer"] == pytest.approx(
+        (2 * 4096 * 4.0 + 4096 * 3.3) * PJ
+    )
+
+
+def test_the_selector_decomposes_each_input_activation_once(make_hw):
+    # TASD-A 2:4 on the 4 x 8 x 8 input of a 3x3 conv: 256 elements (not the 2304 of the
+    # im2col view), each with 2 x 3 / 4 comparisons (0.0073 pJ) and 8 register bits (0.009 pJ)
+    hw = make_hw("vegeta", huge_buffers=True)
+    cost = layer(conv_record(1, 4, 8, 8, 3), hw, activations="2:4")
+    assert cost.activations_ran_as == "2:4"
+    expected = 256 * (1.5 * 0.0073 + 8 * 0.009) * PJ
+    assert cost.energy_breakdown_j["selector"] == pytest.approx(expected)
+
+
+def test_bound_names_what_sets_the_latency(make_hw):
+    rec = record(4, 4, 8, input_shape=(4, 8))
+    # ws 2x2: 64 compute cycles (see test_cost); 80 DRAM bytes at 1 B/cycle take 80
+    slow_dram = make_hw(
+        "dense", huge_buffers=True, dram={"bandwidth_bytes_per_s": 1.0e9}, **SMALL_WS
+    )
+    cost = layer(rec, slow_dram)
+    assert cost.bound == "dram" and cost.cycles == 80
+    assert layer(rec, make_hw("dense", huge_buffers=True, **SMALL_WS)).bound == "compute"
+    slow_selector = make_hw(
+        "vegeta", huge_buffers=True, selector={"elements_per_cycle": 0.01}, **SMALL_WS
+    )
+    cost = layer(rec, slow_selector, activations="2:4")
+    assert cost.bound == "selector" and cost.cycles == pytest.approx(32 / 0.01)
