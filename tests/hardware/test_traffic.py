@@ -8,6 +8,7 @@ import pytest
 
 from tasder_plugin.hardware import DRAM_OPERANDS, estimate_cost
 from tasder_plugin.nn.plan import LayerPlan, ModelPlan
+from tasder_plugin.profile import ConvGeometry
 from tasder_plugin.tasd import TASDSeries
 
 from .conftest import conv_record, profile, record
@@ -179,3 +180,25 @@ def test_bound_names_what_sets_the_latency(make_hw):
     )
     cost = layer(rec, slow_selector, activations="2:4")
     assert cost.bound == "selector" and cost.cycles == pytest.approx(32 / 0.01)
+
+
+def test_groups_images_and_activation_gemms_move_their_real_tensors(make_hw):
+    hw = make_hw("dense")
+    # depthwise 3x3 of 16 x 8 x 8: each of the 16 groups reads its own 64-pixel channel once
+    geometry = ConvGeometry(1, 16, (8, 8), (8, 8), (3, 3), (1, 1), (1, 1), (1, 1), 16)
+    depthwise = record(64, 16, 9, groups=16, row=1, conv=geometry, input_shape=(1, 16, 8, 8))
+    cost = layer(depthwise, hw)
+    assert cost.weights_ran_as == "dense"
+    assert cost.dram_bytes_by_operand["inputs"] == 16 * 64
+    assert cost.dram_bytes_by_operand["weights"] == 16 * 9
+    assert cost.dram_bytes_by_operand["outputs"] == 16 * 64
+    # two images of 4 x 8 x 8: both read once (whole images fit)
+    batch = layer(conv_record(2, 4, 8, 8, 3), hw)
+    assert batch.dram_bytes_by_operand["inputs"] == 2 * 256
+    assert batch.dram_bytes_by_operand["outputs"] == 2 * 64 * 8
+    # attention scores: 2 heads of (5 x 4) @ (4 x 7): both operands are activations
+    scores = record(5, 2 * 7, 4, groups=2, weight=False, input_shape=(2, 5, 4))
+    cost = estimate_cost(profile(scores), ModelPlan({}), hw).per_layer[0]
+    assert cost.dram_bytes_by_operand["inputs"] == 2 * 5 * 4
+    assert cost.dram_bytes_by_operand["weights"] == 2 * 4 * 7
+    assert cost.dram_bytes_by_operand["outputs"] == 2 * 5 * 7
