@@ -80,6 +80,13 @@ def test_cli_cost_only_resnet50_without_weights_or_data(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     record = json.loads((tmp_path / "run" / "results.json").read_text())
     assert record["data"] is None and record["metrics"]["hw/edp_reduction"] > 0
+    # the cost is for the batch asked for, and every layer is explained
+    assert record["cost"]["batch_size"] == 2
+    layers = record["layers"]
+    assert layers[0]["fqn"] == "conv1" and layers[0]["M"] == 2 * 112 * 112
+    assert sum(record["bounds"].values()) == len(layers)
+    assert all(row["dram_inputs_bytes"] > 0 and row["bound"] for row in layers)
+    assert "cost per batch of 2 samples, latency bound by:" in out.stdout
 
 
 @pytest.mark.slow
@@ -92,6 +99,7 @@ def test_cli_cost_only_resnet50_without_weights_or_data(tmp_path):
         (["tasd=plan", "tasd.path=/nonexistent/plan.yaml"], "plan file not found"),
         (["model.checkpoint=/nonexistent.safetensors"], "checkpoint not found"),
         (["tasd=tasder", "hw=dstc"], "nothing to choose from"),
+        (["cost.batch_size=0"], "cost.batch_size must be an integer >= 1"),
     ],
 )
 def test_cli_user_errors_are_one_line(args, expected, tmp_path):
