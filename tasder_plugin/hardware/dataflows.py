@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..registry import Registry
+
 __all__ = ["Dataflow", "DATAFLOWS", "register_dataflow", "get_dataflow", "ceil_div"]
 
 
@@ -28,18 +30,9 @@ def ceil_div(a, b):
     return -(-a // b)
 
 
-DATAFLOWS: dict[str, Dataflow] = {}
-
-
-def register_dataflow(cls: type) -> type:
-    DATAFLOWS[cls.name] = cls()
-    return cls
-
-
-def get_dataflow(name: str) -> Dataflow:
-    if name not in DATAFLOWS:
-        raise ValueError(f"array.dataflow must be one of {tuple(DATAFLOWS)}, got {name!r}")
-    return DATAFLOWS[name]
+DATAFLOWS: Registry[Dataflow] = Registry("dataflow")
+register_dataflow = DATAFLOWS.register
+get_dataflow = DATAFLOWS.get
 
 
 class Dataflow:

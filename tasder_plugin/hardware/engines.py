@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..registry import Registry
 from .cover import k_eff
 from .dataflows import get_dataflow
 
@@ -37,18 +38,9 @@ class PassWork:
     useful: np.ndarray
 
 
-ENGINES: dict[str, Engine] = {}
-
-
-def register_engine(cls: type) -> type:
-    ENGINES[cls.name] = cls()
-    return cls
-
-
-def get_engine(name: str) -> Engine:
-    if name not in ENGINES:
-        raise ValueError(f"sparsity.engine must be one of {tuple(ENGINES)}, got {name!r}")
-    return ENGINES[name]
+ENGINES: Registry[Engine] = Registry("engine")
+register_engine = ENGINES.register
+get_engine = ENGINES.get
 
 
 def _kept(shape, t):

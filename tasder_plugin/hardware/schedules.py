@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..registry import Registry
 from .dataflows import get_dataflow
 from .engines import PassWork, get_engine
 from .shapes import LayerShape
@@ -45,18 +46,9 @@ class ScheduleDram:
     pass_inputs: np.ndarray
 
 
-SCHEDULES: dict[str, Schedule] = {}
-
-
-def register_schedule(cls: type) -> type:
-    SCHEDULES[cls.name] = cls()
-    return cls
-
-
-def get_schedule(name: str) -> Schedule:
-    if name not in SCHEDULES:
-        raise ValueError(f"sparsity.schedule must be one of {tuple(SCHEDULES)}, got {name!r}")
-    return SCHEDULES[name]
+SCHEDULES: Registry[Schedule] = Registry("schedule")
+register_schedule = SCHEDULES.register
+get_schedule = SCHEDULES.get
 
 
 def _one_job(hw, t: CandidateTable, shape: LayerShape, w_bytes, meta_bytes) -> ScheduleDram:

@@ -33,14 +33,16 @@ def _check(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def _registered(kind: str) -> tuple[str, ...]:
-    """Names of the registered dataflows, engines or schedules (each registry is its module;
-    imported here, not at the top: they import this module's types)."""
+def _registry(kind: str):
+    """The registry of dataflows, engines or schedules (each lives in its own module, imported
+    here and not at the top: they import this module's types)."""
     from . import dataflows, engines, schedules
 
-    registry = {"dataflow": dataflows.DATAFLOWS, "engine": engines.ENGINES}
-    registry["schedule"] = schedules.SCHEDULES
-    return tuple(registry[kind])
+    return {
+        "dataflow": dataflows.DATAFLOWS,
+        "engine": engines.ENGINES,
+        "schedule": schedules.SCHEDULES,
+    }[kind]
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,7 @@ class ArraySpec:
 
     def __post_init__(self) -> None:
         _check(self.rows >= 1 and self.cols >= 1, "array.rows and array.cols must be >= 1")
-        names = _registered("dataflow")
-        _check(self.dataflow in names, f"array.dataflow must be one of {names}")
+        _registry("dataflow").get(self.dataflow)  # a one-line error naming the valid ones
         _check(
             (self.dataflow == "tile") == (self.tile is not None),
             "array.tile is required exactly when array.dataflow is 'tile'",
@@ -111,13 +112,10 @@ class SparsitySpec:
     gate_zeros: bool = True
 
     def __post_init__(self) -> None:
-        engines, schedules = _registered("engine"), _registered("schedule")
-        _check(self.engine in engines, f"sparsity.engine must be one of {engines}")
-        _check(self.schedule in schedules, f"sparsity.schedule must be one of {schedules}")
+        engine = _registry("engine").get(self.engine)
+        _registry("schedule").get(self.schedule)
         _check(self.block >= 1, "sparsity.block must be >= 1")
-        from .engines import get_engine
-
-        get_engine(self.engine).check(self)
+        engine.check(self)
 
 
 @dataclass(frozen=True)
