@@ -46,7 +46,7 @@ def _write(tmp_path, mutate):
     ("mutate", "message"),
     [
         (lambda d: d["array"].update(colz=3), r"unknown field array\.'colz'.*did you mean 'cols'"),
-        (lambda d: d["array"].update(dataflow="rs"), r"array: array\.dataflow must be one of"),
+        (lambda d: d["array"].update(dataflow="rs"), r"array: dataflow must be one of"),
         (lambda d: d["array"].update(rows="many"), r"array\.rows: expected an integer"),
         (lambda d: d["sparsity"].update(weights=["2of4"]), r"sparsity\.weights\[0\]: '2of4'"),
         (lambda d: d["energy"]["mac_j"].update(source=""), r"energy\.mac_j: .*source"),
