@@ -61,6 +61,13 @@ def _profile(model, model_cfg: ModelConfig, data: EvalData | None, settings: Cos
     )
 
 
+def _cost_record(settings: CostSettings, data: EvalData | None) -> dict:
+    """The cost settings as used: without data the statistics come from the random batch."""
+    if data is None:
+        settings = dataclasses.replace(settings, stats_samples=settings.batch_size)
+    return dataclasses.asdict(settings)
+
+
 def _quiet_lightning() -> None:
     """Lightning's banner lines (GPU/TPU available, tips) drown the summary; keep warnings."""
     for name in ("lightning.pytorch", "lightning.fabric"):
@@ -136,7 +143,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
         accuracy,
         dense,
         time.perf_counter() - start,
-        {"cost": dataclasses.asdict(settings), **context.details},
+        {"cost": _cost_record(settings, data), **context.details},
     )
     write_json(Path(cfg.output_dir) / "results.json", record)
     _record_in_leaderboard(cfg, record)

@@ -68,13 +68,14 @@ class Engine:
 
     name = ""
     runs_any_pattern = False  # True: terms run as planned (no cover rule)
-    transposes_activations = False  # one-sided: TASD-A runs as O^T = W^T A^T (M and N swap)
+    one_port = False  # one-sided: the compressed side goes to sparsity.compressed_port
 
     def check(self, sparsity) -> None:
         """Raise ValueError where ``sparsity`` (a SparsitySpec) does not suit this engine."""
 
-    def weight_terms(self, sparsity, terms: list, reasons: list) -> list:
-        """The weight terms the passes run (``[None]``: dense), given the covered ones."""
+    def weight_terms(self, sparsity, terms: list, reasons: list, row: int | None) -> list:
+        """The weight terms the passes run (``[None]``: dense), given the covered ones and
+        the length of a blocked row of K (``None``: all of K)."""
         return terms
 
     def work(self, hw, t, shape, ng: int) -> PassWork:
@@ -88,7 +89,7 @@ class Engine:
 @register_engine
 class NMEngine(Engine):
     name = "nm"
-    transposes_activations = True
+    one_port = True
 
     def work(self, hw, t, shape, ng):
         kw, ka = _kept(shape, t)
@@ -107,12 +108,15 @@ class BlockDualEngine(Engine):
         if sparsity.weights[0].m != sparsity.block:
             raise ValueError("sparsity.weights: bound must use m = block")
 
-    def weight_terms(self, sparsity, terms, reasons):
-        """Weights are bounded at n:B: a dense weight side runs as ceil(B/n) exact passes."""
+    def weight_terms(self, sparsity, terms, reasons, row):
+        """Weights are bounded at n:B: a dense weight side runs as ceil(B/n) exact passes, or
+        ceil(row/n) when a row of K is shorter than a block (one pass keeps a row of <= n)."""
         bound = sparsity.weights[0]
         if terms != [None] or bound.is_dense:
             return terms
-        count = -(-bound.m // bound.n)
+        count = -(-min(bound.m, bound.m if row is None else row) // bound.n)
+        if count == 1:
+            return terms
         reasons.append(f"W: dense weights run as {count} passes of {bound} (weight bound)")
         return [bound] * count
 

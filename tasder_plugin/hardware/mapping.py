@@ -33,7 +33,7 @@ class LayerMapping:
     weight_terms: int
     weights_ran_as: str  # e.g. "2:4+2:4" or "dense"
     activations_ran_as: str
-    transposed: bool  # one-sided hardware ran TASD-A as O^T = W^T A^T (M and N swap)
+    transposed: bool  # one-sided: the compressed side needs O^T = W^T A^T (M and N swap)
     reasons: tuple[str, ...]
 
 
@@ -98,7 +98,7 @@ def map_layer(
     a_terms = mapper.side("A", plan_a, row)
     sp = hw.sparsity
     engine = get_engine(sp.engine)
-    w_terms = engine.weight_terms(sp, w_terms, mapper.reasons)
+    w_terms = engine.weight_terms(sp, w_terms, mapper.reasons, row)
     if not sp.dual and w_terms != [None] and a_terms != [None]:
         keep_w = _density(w_terms) <= _density(a_terms)  # work of each option, in dense passes
         dropped = "A" if keep_w else "W"
@@ -107,7 +107,10 @@ def map_layer(
             a_terms = [None]
         else:
             w_terms = [None]
-    transposed = engine.transposes_activations and not sp.dual and a_terms != [None]
+    transposed = False
+    if engine.one_port and not sp.dual:  # the compressed side on the compressed port
+        side = "A" if a_terms != [None] else "W" if w_terms != [None] else None
+        transposed = side == ("A" if sp.compressed_port == "column" else "W")
     w_plan = list(plan_w.patterns) if plan_w is not None and w_terms != [None] else [None]
     a_plan = list(plan_a.patterns) if plan_a is not None and a_terms != [None] else [None]
     if len(w_plan) != len(w_terms):  # an engine ran dense weights as several passes

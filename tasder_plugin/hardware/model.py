@@ -30,22 +30,38 @@ def bound_names(hw: HardwareSpec) -> tuple[str, ...]:
     return ("compute", "dram", *(b.name for b in hw.buffers), "selector")
 
 
+def _orientation(hw: HardwareSpec, engine, t: CandidateTable, s: LayerShape, work) -> np.ndarray:
+    """Per pass: whether it runs as O^T = W^T A^T (M and N swap). On one-sided hardware the
+    compressed side must sit on the compressed port (the mapping says whether that swaps the
+    GEMM); a pass with both operands dense takes the orientation with fewer cycles, as a GEMM
+    library swaps its operands."""
+    tr = t.transposed[t.cand]
+    dense = ~(t.w_comp | t.a_comp)
+    if not dense.any():
+        return tr
+    ng = s.N // s.groups
+    normal = engine.cycles(hw, s.M, ng, work.kc, work.slots)
+    swapped = engine.cycles(hw, ng, s.M, work.kc, work.slots)
+    return np.where(dense, swapped < normal, tr)
+
+
 def evaluate(shape: LayerShape, table: CandidateTable, hw: HardwareSpec) -> dict[str, np.ndarray]:
     """Cost of one layer under every candidate of ``table``: a dict of per-candidate arrays.
 
     Keys: ``compute_cycles``, ``cycles`` (the latency in cycles), ``latency_s``, ``energy_j``
     and its parts ``energy_<part>_j`` (mac, registers, one per buffer, dram, metadata,
     selector), ``dram_bytes`` and ``dram_<operand>_bytes`` (inputs, weights, metadata, outputs,
-    partial_sums), ``macs_executed``, ``selector_cycles`` and ``bound`` (an index into
-    :func:`bound_names`).
+    partial_sums), ``macs_executed``, ``selector_cycles``, ``bound`` (an index into
+    :func:`bound_names`) and ``transposed`` (whether the first pass ran as O^T = W^T A^T).
     """
     s, t = shape, table
     ng = s.N // s.groups
-    work = get_engine(hw.sparsity.engine).work(hw, t, s, ng)
-    tr = t.transposed[t.cand]
+    engine = get_engine(hw.sparsity.engine)
+    work = engine.work(hw, t, s, ng)
+    tr = _orientation(hw, engine, t, s, work)
     mx, nx = np.where(tr, ng, s.M), np.where(tr, s.M, ng)
     compute = get_schedule(hw.sparsity.schedule).compute_cycles(hw, t, mx, nx, work) * s.groups
-    traffic = layer_traffic(hw, t, s, work)
+    traffic = layer_traffic(hw, t, s, work, tr)
     e = hw.energy
     gated = work.useful * e.mac_j.value_j + (1 - work.useful) * e.gated_mac_j.value_j
     # per MAC slot: read both operands, read-modify-write the accumulator register
@@ -65,6 +81,7 @@ def evaluate(shape: LayerShape, table: CandidateTable, hw: HardwareSpec) -> dict
     out["macs_executed"] = t.per_candidate(work.slots * work.useful) * s.groups
     out["selector_cycles"] = traffic.selector_cycles
     out["dram_bytes"] = traffic.dram_bytes
+    out["transposed"] = tr[t.starts]
     for operand in DRAM_OPERANDS:
         out[f"dram_{operand}_bytes"] = traffic.dram_bytes_by_operand[operand]
     return out

@@ -154,7 +154,7 @@ def _layer_cost(record, plan, hw: HardwareSpec, strict: bool) -> LayerCost:
         activations_planned=str(a or "dense"),
         weights_ran_as=mp.weights_ran_as,
         activations_ran_as=mp.activations_ran_as,
-        transposed=mp.transposed,
+        transposed=bool(out["transposed"][0]),
         passes=len(mp.passes),
         compute_cycles=float(out["compute_cycles"][0]),
         cycles=float(out["cycles"][0]),

@@ -29,21 +29,22 @@ from .dataflows import get_dataflow
 from .engines import PassWork, get_engine
 from .shapes import LayerShape
 from .table import CandidateTable
-from .tiling import input_tiling, job_traffic
+from .tiling import job_traffic
 
 __all__ = ["Schedule", "SCHEDULES", "get_schedule", "register_schedule", "ScheduleDram"]
 
 
 @dataclass(frozen=True)
 class ScheduleDram:
-    """Per-candidate DRAM bytes of one group, and per pass the input bytes its job fetches (what
-    the TASD-A selector decomposes)."""
+    """Per-candidate DRAM bytes of one group; per pass, the input bytes its kernel sweeps and
+    whether the TASD-A selector decomposes them there (``selects``)."""
 
     inputs: np.ndarray
     weights: np.ndarray
     metadata: np.ndarray
     partial_sums: np.ndarray
     pass_inputs: np.ndarray
+    selects: np.ndarray
 
 
 SCHEDULES: Registry[Schedule] = Registry("schedule")
@@ -59,8 +60,9 @@ def _one_job(hw, t: CandidateTable, shape: LayerShape, w_bytes, meta_bytes) -> S
         t.per_candidate(np.where(first, meta_bytes, 0.0)),
     )  # fmt: skip
     return ScheduleDram(
-        job.inputs, job.weights, job.metadata, job.partial_sums, t.per_pass(job.inputs)
-    )
+        job.inputs, job.weights, job.metadata, job.partial_sums, t.per_pass(job.inputs),
+        t.sel_first,  # each activation term once, as the kernel's input arrives
+    )  # fmt: skip
 
 
 class Schedule:
@@ -101,7 +103,7 @@ class Interleaved(Schedule):
 
     def drains(self, hw, t, work):
         if get_dataflow(hw.array.dataflow).keeps_accumulators:
-            return np.ones(len(t.passes))
+            return np.ones(t.candidates)
         return super().drains(hw, t, work)
 
 
@@ -114,18 +116,19 @@ class Sequential(Schedule):
         later = ~t.cand_first
         inputs = np.where(later & job.input_resident, 0.0, job.inputs)
         refetch = t.w_first | ~job.weights_resident
-        ng = shape.N // shape.groups
-        acc = shape.M * ng * hw.bits.accumulator / 8
+        acc = shape.accumulator_bytes(hw.bits.accumulator)
         out_buf = hw.buffer_for("outputs")
-        beside = 0.0
-        if job.input_resident and out_buf is hw.buffer_for("activations"):
-            beside = input_tiling(hw, shape).input_bytes
+        shared = out_buf is hw.buffer_for("activations")
+        beside = job.tiling.tile_bytes if shared else 0.0  # the input tile on chip
         between = 0.0 if acc + beside <= out_buf.usable_bytes else 2 * acc
         psums = job.partial_sums + np.where(later, between, 0.0)
+        # an input fetched again is decomposed again by its activation term
+        selects = t.sel_first | ((t.sel_cmp > 0) & later & (not job.input_resident))
         return ScheduleDram(
             t.per_candidate(inputs),
             t.per_candidate(np.where(refetch, job.weights, 0.0)),
             t.per_candidate(np.where(refetch, job.metadata, 0.0)),
             t.per_candidate(psums),
             job.inputs,
+            selects,
         )

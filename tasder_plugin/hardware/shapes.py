@@ -32,12 +32,25 @@ class Axis:
     def extent(self) -> int:
         return self.dilation * (self.kernel - 1) + 1
 
+    @property
+    def overlapping(self) -> bool:
+        """Whether neighbouring windows share input positions (not a strided 1x1 conv)."""
+        return self.extent >= self.stride
+
+    def span(self, outputs):
+        """Input positions a tile of ``outputs`` consecutive outputs reads, at most the whole
+        axis (an array works): (outputs - 1) stride + extent, or outputs . kernel taps when
+        the windows do not overlap."""
+        if not self.overlapping:
+            return np.minimum(outputs * self.kernel, self.size_in)
+        return np.minimum((outputs - 1) * self.stride + self.extent, self.size_in)
+
     def touched(self, tiles):
         """Input positions read by ``tiles`` consecutive tiles covering all outputs (an array
         works): each tile reads its windows' span, so neighbouring tiles re-read the overlap;
         zero padding is generated on chip; windows that do not overlap (stride > extent, e.g.
         a strided 1x1 conv) read only their own taps."""
-        if self.extent < self.stride:
+        if not self.overlapping:
             return np.minimum(self.size_out * self.kernel, self.size_in) + 0 * tiles
         span = (self.size_out - tiles) * self.stride + tiles * self.extent
         bottom = max(
@@ -45,20 +58,15 @@ class Axis:
         )
         return span - np.minimum(self.padding, span) - bottom
 
-    def tile_rows(self, outputs):
-        """Input positions one tile of ``outputs`` consecutive outputs reads, at most the whole
-        axis (an array works)."""
-        span = (outputs - 1) * self.stride + self.extent
-        return np.minimum(np.minimum(span, outputs * self.kernel), self.size_in)
-
 
 @dataclass(frozen=True)
 class LayerShape:
     """``groups`` GEMMs of (M, N/groups, K) and the tensors behind them.
 
     ``row``: channels per group along K (N:M blocks never cross it; ``None``: all of K is one
-    row). ``input_elems``: elements of the real input tensor (all groups; default M x K x
-    groups, a GEMM's row operand). ``images``, ``rows`` and ``cols``: a conv's batch and spatial
+    row). ``input_elems``/``output_elems``: elements of the real input and output tensors (all
+    groups; default M x K x groups, a GEMM's row operand, and M x N; a transposed conv's output
+    is not its GEMM's). ``images``, ``rows`` and ``cols``: a conv's batch and spatial
     axes (``None``: a GEMM, one image of M rows).
     """
 
@@ -69,6 +77,7 @@ class LayerShape:
     row: int | None = None
     input_density: float = 1.0
     input_elems: int | None = None
+    output_elems: int | None = None
     images: int = 1
     rows: Axis | None = None
     cols: Axis | None = None
@@ -79,6 +88,7 @@ class LayerShape:
         attribute; records without real operands fall back to the GEMM view)."""
         row = getattr(record, "channels_per_group", None) or None  # 0/None: K is one row
         shape = getattr(record, "input_shape", ())
+        out = getattr(record, "output_shape", ())
         conv = getattr(record, "conv", None)
         axes = {}
         if conv is not None:
@@ -90,16 +100,21 @@ class LayerShape:
             axes["images"] = conv.batch
         return cls(
             record.M, record.N, record.K, record.groups, row, record.input_density,
-            input_elems=int(np.prod(shape)) if shape else None, **axes,
+            input_elems=int(np.prod(shape)) if shape else None,
+            output_elems=int(np.prod(out)) if out else None, **axes,
         )  # fmt: skip
 
     @property
     def rows_axis(self) -> Axis:
-        return (
-            self.rows
-            if self.rows is not None
-            else Axis(self.M // self.images, self.M // self.images)
-        )
+        """The axis output tiles run along: a conv's rows; a GEMM's M rows (no window)."""
+        if self.rows is not None:
+            return self.rows
+        return Axis(self.M // self.images, self.M // self.images)
+
+    @property
+    def cols_axis(self) -> Axis:
+        """A conv's columns; a GEMM row is one position (its K values are its channels)."""
+        return self.cols if self.cols is not None else Axis(1, 1)
 
     @property
     def input_elems_per_group(self) -> float:
@@ -107,15 +122,16 @@ class LayerShape:
         return total / self.groups
 
     @property
-    def outputs_per_row(self) -> int:
-        """Output positions of one output row (a conv's output width; 1 for a GEMM)."""
-        return self.M // (self.images * self.rows_axis.size_out)
+    def pixel_elems(self) -> float:
+        """Input elements at one input position, per group: a conv's channels per group, a
+        GEMM row's K values."""
+        positions = self.images * self.rows_axis.size_in * self.cols_axis.size_in
+        return self.input_elems_per_group / positions
 
     @property
-    def row_elems(self) -> float:
-        """Input elements of one input row a tile reads, per group (a strided 1x1 conv skips
-        the columns it never reads)."""
-        per_row = self.input_elems_per_group / (self.images * self.rows_axis.size_in)
-        if self.cols is not None:
-            per_row *= float(self.cols.touched(1)) / self.cols.size_in
-        return per_row
+    def output_elems_per_group(self) -> float:
+        return (self.M * self.N if self.output_elems is None else self.output_elems) / self.groups
+
+    def accumulator_bytes(self, bits: int) -> float:
+        """One group's M x N/groups outputs at ``bits`` each."""
+        return self.M * (self.N // self.groups) * bits / 8

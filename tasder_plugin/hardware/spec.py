@@ -24,6 +24,11 @@ __all__ = [
     "TileSpec",
 ]
 
+# Which operand of the array a one-sided engine compresses: the column operand (the stationary
+# one of a weight-stationary array; SCALE-Sim's sparse filters) or the row operand (a sparse
+# tensor core's A in mma.sp, VEGETA's sparse A). The compressed side of a layer is placed there,
+# swapping the GEMM (O^T = W^T A^T) when its natural place is the other port.
+COMPRESSED_PORTS = ("column", "row")
 METADATA_FORMATS = ("none", "coordinate", "bitmap", "block_index")
 OPERANDS = ("weights", "activations", "outputs", "metadata")
 
@@ -100,7 +105,9 @@ class SparsitySpec:
     ``engine``: ``nm`` (N:M on a compressed port), ``block_dual`` (S2TA-like: weights bounded by
     one ``weights`` pattern, activations time-unrolled per block of ``block``), ``unstructured``
     (DSTC-like: work scales with both densities). ``dual``: both operands of one pass may be
-    sparse; else one operand per layer (the other runs dense, via O^T = W^T A^T if needed).
+    sparse; else one operand per layer (the other runs dense), on ``compressed_port``: the
+    array's ``column`` operand (where the weights sit) or its ``row`` operand (where the
+    activations sit); the other side runs there via O^T = W^T A^T.
     """
 
     engine: str = "nm"
@@ -110,8 +117,13 @@ class SparsitySpec:
     schedule: str = "sequential"
     block: int = 8
     gate_zeros: bool = True
+    compressed_port: str = "column"
 
     def __post_init__(self) -> None:
+        _check(
+            self.compressed_port in COMPRESSED_PORTS,
+            f"sparsity.compressed_port must be one of {COMPRESSED_PORTS}",
+        )
         engine = _registry("engine").get(self.engine)
         _registry("schedule").get(self.schedule)
         _check(self.block >= 1, "sparsity.block must be >= 1")

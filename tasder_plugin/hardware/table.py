@@ -38,9 +38,12 @@ class CandidateTable:
     w_meta_bits: np.ndarray  # metadata bits per kept weight value
     a_meta_bits: np.ndarray
     cand_first: np.ndarray  # bool per pass: the candidate's first pass
-    cand_last: np.ndarray
-    transposed: np.ndarray  # per candidate
-    passes: np.ndarray  # per candidate
+    transposed: np.ndarray  # per candidate: the compressed side needs O^T = W^T A^T
+    pass_counts: np.ndarray  # per candidate
+
+    @property
+    def candidates(self) -> int:
+        return len(self.starts)
 
     def per_candidate(self, values) -> np.ndarray:
         """Sum per-pass ``values`` (or a scalar) over each candidate's passes."""
@@ -96,13 +99,10 @@ def build_table(
     starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
     cand_first = np.zeros(len(passes), dtype=bool)
     cand_first[starts] = True
-    cand_last = np.zeros(len(passes), dtype=bool)
-    cand_last[starts + counts - 1] = True
     return CandidateTable(
         mappings=mappings,
         starts=starts,
         cand_first=cand_first,
-        cand_last=cand_last,
         cand=np.repeat(np.arange(len(mappings)), counts),
         w_n=np.array(w_n, dtype=np.float64),
         w_m=np.array(w_m, dtype=np.float64),
@@ -116,5 +116,5 @@ def build_table(
         w_meta_bits=np.array([metadata_bits(fmt, p.w, block) for p in passes]),
         a_meta_bits=np.array([metadata_bits(fmt, p.a, block) for p in passes]),
         transposed=np.array([mp.transposed for mp in mappings], dtype=bool),
-        passes=counts,
+        pass_counts=counts,
     )

@@ -10,16 +10,18 @@ Tile sizes: an input tile must fit the usable (half, if double-buffered) bytes o
 beside the accumulators in flight (one output row for one array column fold, min(N, cols)
 channels, when one buffer holds both): its output rows are computed one after another, each over
 all of K, the weights re-pinned from the weight buffer. The largest such tile is taken (whole
-images at once when they fit). A weight chunk must fit the weight buffer (its metadata the
+images at once when they fit). When even one output row's input does not fit, the rows are cut
+into column tiles first (each re-reads its column halo), as wide feature maps need. A weight
+chunk must fit the weight buffer (its metadata the
 metadata buffer, or the weight buffer when there is none). Then two loop orders, the cheaper
 per candidate (as Timeloop's and ZigZag's mappers choose among orders by traffic):
 
 - rows outer: every input tile read once; the weights re-read per row tile unless they fit;
 - columns outer: every weight chunk read once; the input re-read per chunk unless it fits.
 
-Only when a single output row (or one weight column) cannot fit with its whole K does the job
-split K into ``k_split`` chunks; partial sums then spill to DRAM at accumulator width (written
-and read back once per extra chunk).
+Only when the input of a single output position (or one weight column) cannot fit with its
+whole K does the job split K into ``k_split`` chunks; partial sums then spill to DRAM at
+accumulator width (written and read back once per extra chunk).
 """
 
 from __future__ import annotations
@@ -39,16 +41,15 @@ __all__ = ["JobTraffic", "InputTiling", "input_tiling", "job_traffic"]
 class InputTiling:
     """How one job's input streams through the activation buffer (independent of weights)."""
 
-    tiles_m: int  # output-row tiles over all images
-    input_bytes: float  # input DRAM bytes of one full sweep over those tiles (halo included)
-    k_split: int  # > 1: one output row does not fit with its whole K
-    capacity_w: float  # usable bytes for weights (values, plus metadata without a buffer)
-    capacity_meta: float | None  # usable bytes of a separate metadata buffer
+    tiles_m: int  # input tiles over all images (row tiles x column tiles)
+    input_bytes: float  # input DRAM bytes of one full sweep over those tiles (halos included)
+    tile_bytes: float  # the largest input tile held on chip
+    k_split: int  # > 1: one output position does not fit with its whole K
 
 
 @dataclass(frozen=True)
 class JobTraffic:
-    """Per-candidate DRAM bytes of one job (arrays), and whether the input stays on chip."""
+    """Per-candidate DRAM bytes of one job (arrays), and what stays on chip."""
 
     inputs: np.ndarray
     weights: np.ndarray
@@ -56,46 +57,69 @@ class JobTraffic:
     partial_sums: np.ndarray
     input_resident: bool
     weights_resident: np.ndarray
+    tiling: InputTiling
 
 
-def _capacities(hw: HardwareSpec) -> tuple[float, bool, float, float | None]:
-    """Usable bytes for (input tiles, shared with the outputs?, weights, metadata or None)."""
+def _input_room(hw: HardwareSpec) -> tuple[float, bool]:
+    """Usable bytes for input tiles, and whether the output accumulators share them."""
     act, out, w = (hw.buffer_for(o) for o in ("activations", "outputs", "weights"))
-    meta = hw.buffer_for("metadata")
-    cap_a, cap_w = act.usable_bytes, w.usable_bytes
-    if w is act:  # one buffer for everything: half for weights, half for inputs and outputs
-        cap_w = cap_a = act.usable_bytes / 2
-    cap_m = None if meta is None or meta is w else meta.usable_bytes
-    return cap_a, act is out, cap_w, cap_m
+    cap = act.usable_bytes / 2 if w is act else act.usable_bytes  # one buffer: half for weights
+    return cap, act is out
+
+
+def _weight_room(hw: HardwareSpec) -> tuple[float, float | None]:
+    """Usable bytes for weight values (with metadata, when it has no buffer of its own), and
+    for metadata in its own buffer (``None``: none)."""
+    act, w, meta = (hw.buffer_for(o) for o in ("activations", "weights", "metadata"))
+    cap = w.usable_bytes / 2 if w is act else w.usable_bytes
+    return cap, None if meta is None or meta is w else meta.usable_bytes
+
+
+def _tiling(shape: LayerShape, cap: float, shared: bool, pixel, acc_pixel, tiles_c: int):
+    """The input tiling with ``tiles_c`` column tiles: row tiles as tall as fit."""
+    rows, cols = shape.rows_axis, shape.cols_axis
+    width = ceil_div(cols.size_out, tiles_c)
+    free = cap - width * acc_pixel if shared else cap  # beside one output row's accumulators
+    row_tile = float(rows.span(1) * cols.span(width)) * pixel  # one output row's input
+    k_split = max(1, ceil_div(int(np.ceil(row_tile)), max(1, int(free))))
+    strip = float(cols.span(width)) * pixel / k_split  # one input row of a column tile
+    if rows.overlapping:  # h output rows read (h - 1) stride + extent input rows
+        h = int((free / strip - rows.extent) / rows.stride) + 1
+    else:
+        h = int(free / strip) // rows.kernel
+    h = min(max(1, h), rows.size_out)
+    image = float(rows.touched(1) * cols.touched(1)) * pixel / k_split
+    if h == rows.size_out and tiles_c == 1:  # whole images per tile
+        per_tile = max(1, int(free / image))
+        tiles_m, tiles_r, tile = ceil_div(shape.images, per_tile), 1, image * per_tile
+    else:
+        tiles_r = ceil_div(rows.size_out, h)
+        tiles_m = shape.images * tiles_r * tiles_c
+        tile = float(rows.span(h)) * strip
+    read = shape.images * float(rows.touched(tiles_r) * cols.touched(tiles_c)) * pixel
+    return InputTiling(tiles_m, read, min(tile, read), k_split)
 
 
 def input_tiling(hw: HardwareSpec, shape: LayerShape) -> InputTiling:
-    """The output-row tiling of ``shape``'s input on ``hw`` (per group)."""
-    b = hw.bits
-    axis = shape.rows_axis
-    ng = shape.N // shape.groups
-    cap_a, shared, cap_w, cap_m = _capacities(hw)
-    row_in = shape.row_elems * b.activation / 8  # bytes of one input row
-    # the accumulators in flight: one output row for one array column fold (at most half the
-    # buffer: wider rows are computed in narrower pieces)
-    row_acc = shape.outputs_per_row * min(ng, hw.array.cols) * b.accumulator / 8
-    room = cap_a - min(row_acc, cap_a / 2) if shared else cap_a
-    # a tile of h output rows reads (h-1).stride + extent input rows (h.kernel if no overlap)
-    slope, extra = (axis.stride, axis.extent - axis.stride)
-    if axis.extent < axis.stride:
-        slope, extra = axis.kernel, 0
-    # K is split only when the input rows of one output row do not fit
-    k_split = max(1, ceil_div(int(np.ceil((slope + extra) * row_in)), int(room)))
-    row_in /= k_split
-    h = max(1, int((room - extra * row_in) / (slope * row_in)))
-    if h >= axis.size_out:  # whole images per tile
-        per_tile = max(1, int(room / (float(axis.touched(1)) * row_in)))
-        tiles_m, tiles_img = ceil_div(shape.images, per_tile), 1
-    else:
-        tiles_img = ceil_div(axis.size_out, h)
-        tiles_m = shape.images * tiles_img
-    input_bytes = shape.images * float(axis.touched(tiles_img)) * row_in * k_split
-    return InputTiling(tiles_m, input_bytes, k_split, cap_w, cap_m)
+    """The tiling of ``shape``'s input on ``hw`` (per group): row tiles as tall as fit beside
+    the accumulators in flight; where a whole image does not fit, also the number of column
+    tiles (from the fewest with which one output row fits, up to 8 times more) that reads the
+    least, since narrower tiles leave room for taller ones at the cost of column halos."""
+    cap, shared = _input_room(hw)
+    pixel = shape.pixel_elems * hw.bits.activation / 8  # one input position's bytes
+    acc_pixel = min(shape.N // shape.groups, hw.array.cols) * hw.bits.accumulator / 8
+    best = _tiling(shape, cap, shared, pixel, acc_pixel, 1)
+    if best.tiles_m <= shape.images and best.k_split == 1:
+        return best  # whole images fit
+    size = shape.cols_axis.size_out
+    first = 1
+    while first < size and _tiling(shape, cap, shared, pixel, acc_pixel, first).k_split > 1:
+        first *= 2
+    for tiles_c in range(max(1, first // 2), min(8 * first, size) + 1):
+        option = _tiling(shape, cap, shared, pixel, acc_pixel, tiles_c)
+        if (option.k_split, option.input_bytes) < (best.k_split, best.input_bytes):
+            best = option
+    return best
 
 
 def job_traffic(
@@ -103,16 +127,13 @@ def job_traffic(
 ) -> JobTraffic:
     """DRAM bytes of one job per candidate, given its on-chip weight (and metadata) bytes."""
     tiling = input_tiling(hw, shape)
-    ng = shape.N // shape.groups
-    if tiling.capacity_meta is None:
-        held = weight_bytes + meta_bytes
-        chunks = np.ceil(held / tiling.capacity_w)
+    cap_w, cap_meta = _weight_room(hw)
+    if cap_meta is None:
+        chunks = np.ceil((weight_bytes + meta_bytes) / cap_w)
     else:
-        chunks = np.maximum(
-            np.ceil(weight_bytes / tiling.capacity_w), np.ceil(meta_bytes / tiling.capacity_meta)
-        )
-    k_split = np.maximum(tiling.k_split, np.ceil(chunks / ng))  # one column must fit
-    tiles_n = np.maximum(1.0, np.ceil(chunks / k_split))
+        chunks = np.maximum(np.ceil(weight_bytes / cap_w), np.ceil(meta_bytes / cap_meta))
+    k_split = np.maximum(tiling.k_split, np.ceil(chunks / (shape.N // shape.groups)))
+    tiles_n = np.maximum(1.0, np.ceil(chunks / k_split))  # one column must fit: else split K
     tiles_m = tiling.tiles_m
     w_resident = tiles_n == 1
     in_resident = tiles_m == 1
@@ -123,7 +144,7 @@ def job_traffic(
     pick_rows = rows_outer <= cols_outer
     w_times = np.where(pick_rows & ~w_resident, float(tiles_m), 1.0)
     in_times = np.where(pick_rows | in_resident, 1.0, tiles_n)
-    acc = shape.M * ng * hw.bits.accumulator / 8
+    acc = shape.accumulator_bytes(hw.bits.accumulator)
     return JobTraffic(
         inputs=tiling.input_bytes * in_times,
         weights=weight_bytes * w_times,
@@ -131,4 +152,5 @@ def job_traffic(
         partial_sums=2 * acc * (k_split - 1),
         input_resident=bool(in_resident),
         weights_resident=w_resident,
+        tiling=tiling,
     )

@@ -68,26 +68,28 @@ def _energy(buffer, read_bytes, write_bytes):
 
 
 def layer_traffic(
-    hw: HardwareSpec, t: CandidateTable, s: LayerShape, work: PassWork
+    hw: HardwareSpec, t: CandidateTable, s: LayerShape, work: PassWork, tr: np.ndarray
 ) -> LayerTraffic:
+    """``tr``: per pass, whether it runs as O^T = W^T A^T (the array's operands swap)."""
     b, g, ng = hw.bits, s.groups, s.N // s.groups
-    tr = t.transposed[t.cand]
     mx, nx = np.where(tr, ng, s.M), np.where(tr, s.M, ng)
     row_reads, col_reads = get_dataflow(hw.array.dataflow).reads(hw.array, mx, nx, work.kc)
     a_reads, w_reads = np.where(tr, col_reads, row_reads), np.where(tr, row_reads, col_reads)
     w_bytes = ng * work.kw * b.weight / 8
     w_meta = ng * work.kw * t.w_meta_bits / 8
+    # the array reads only the values its kept reduction slots use, of either operand
+    w_array = ng * np.minimum(work.kw, work.kc) * b.weight / 8
     a_array = s.M * np.minimum(work.ka, work.kc) * b.activation / 8
     a_meta = s.M * work.ka * t.a_meta_bits / 8
-    acc = s.M * ng * b.accumulator / 8
-    out_final = s.M * ng * b.output / 8
+    acc = s.accumulator_bytes(b.accumulator)
+    out_final = s.output_elems_per_group * b.output / 8
     schedule = get_schedule(hw.sparsity.schedule)
     dram = schedule.dram(hw, t, s, w_bytes, w_meta)
     drains = schedule.drains(hw, t, work)
 
     act_buf, w_buf, out_buf = (hw.buffer_for(o) for o in ("activations", "weights", "outputs"))
     meta_buf = hw.buffer_for("metadata") or w_buf
-    zero = np.zeros(len(t.passes))
+    zero = np.zeros(t.candidates)
     energy = {buffer.name: zero for buffer in hw.buffers}
     traffic = {buffer.name: zero for buffer in hw.buffers}
 
@@ -96,7 +98,7 @@ def layer_traffic(
         traffic[buffer.name] = traffic[buffer.name] + (reads + writes) * g
 
     charge(act_buf, t.per_candidate(a_array * a_reads), dram.inputs)
-    charge(w_buf, t.per_candidate(w_bytes * w_reads), dram.weights)
+    charge(w_buf, t.per_candidate(w_array * w_reads), dram.weights)
     charge(out_buf, acc * (drains - 1) + out_final, acc * drains)
     meta_r = t.per_candidate(w_meta * w_reads)
     traffic[meta_buf.name] = traffic[meta_buf.name] + (meta_r + dram.metadata) * g
@@ -105,7 +107,7 @@ def layer_traffic(
         "inputs": dram.inputs * g,
         "weights": dram.weights * g,
         "metadata": dram.metadata * g,
-        "outputs": np.full(len(t.passes), out_final * g),
+        "outputs": np.full(t.candidates, out_final * g),
         "partial_sums": dram.partial_sums * g,
     }
     energy["dram"] = sum(v for k, v in by_operand.items() if k != "metadata") * dram_j
@@ -114,23 +116,24 @@ def layer_traffic(
         + t.per_candidate(a_meta * a_reads) * g * 8 * hw.energy.register_j_per_bit.value_j
         + by_operand["metadata"] * dram_j
     )
-    energy["selector"], selector_cycles, term_bytes = _selector(hw, t, dram.pass_inputs, g)
+    energy["selector"], selector_cycles, term_bytes = _selector(hw, t, dram, g)
     traffic[act_buf.name] = traffic[act_buf.name] + 2 * term_bytes
     return LayerTraffic(by_operand, traffic, energy, selector_cycles)
 
 
-def _selector(hw: HardwareSpec, t: CandidateTable, pass_inputs, groups: int):
-    """TASD-A top-n selection, once per activation term on each input element its job fetches:
-    n(m-1)/m comparisons and one register write per element (a materialising selector also
-    writes the compressed term to the activation buffer and reads it back). Returns energy,
-    cycles and the materialised bytes written (= read) per candidate."""
+def _selector(hw: HardwareSpec, t: CandidateTable, dram, groups: int):
+    """TASD-A top-n selection, once per activation term on each input element a kernel fetches
+    (``dram.selects``): n(m-1)/m comparisons and one register write per element (a
+    materialising selector also writes the compressed term to the activation buffer and reads
+    it back). Returns energy, cycles and the materialised bytes written (= read) per
+    candidate."""
     sel = hw.selector
-    elements = pass_inputs * groups / (hw.bits.activation / 8)
-    runs = t.sel_first
+    elements = dram.pass_inputs * groups / (hw.bits.activation / 8)
+    runs = dram.selects
     per_element = t.sel_cmp * sel.comparator_j.value_j
     per_element = per_element + hw.bits.activation * hw.energy.register_j_per_bit.value_j
     energy = t.per_candidate(np.where(runs, per_element * elements, 0.0))
-    term_bytes = np.zeros(len(t.passes))
+    term_bytes = np.zeros(t.candidates)
     if sel.materialize:
         act_buf = hw.buffer_for("activations")
         size = elements * (t.a_n / t.a_m) * (hw.bits.activation + t.a_meta_bits) / 8

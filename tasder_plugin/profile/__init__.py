@@ -71,16 +71,22 @@ def _batch_size(args: tuple, kwargs: dict) -> int | None:
 
 def _resized(call: tuple, size: int) -> tuple:
     """``call`` with ``size`` samples: the first ones, repeated in order if there are fewer
-    (only the shapes of this batch are used). Tensors without the batch dimension stay."""
+    (only the shapes of this batch are used). The batch is dim 0 of the first tensor; every
+    tensor with that leading size is resized, inside tuples, lists and dicts too; others stay."""
     args, kwargs = call
     have = _batch_size(args, kwargs)
     index = torch.arange(size) % have
 
     def take(v):
-        batched = isinstance(v, torch.Tensor) and v.ndim > 0 and v.shape[0] == have
-        return v[index.to(v.device)] if batched else v
+        if isinstance(v, torch.Tensor):
+            return v[index.to(v.device)] if v.ndim > 0 and v.shape[0] == have else v
+        if isinstance(v, (tuple, list)):
+            return type(v)(take(e) for e in v)
+        if isinstance(v, Mapping):
+            return {k: take(e) for k, e in v.items()}
+        return v
 
-    return tuple(take(a) for a in args), {k: take(v) for k, v in kwargs.items()}
+    return take(args), take(kwargs)
 
 
 def _forward(model: nn.Module, call: tuple, rec: Recorder) -> list[GemmRecord]:
@@ -122,9 +128,11 @@ def profile_model(
 
     ``example_batch`` is a tensor, a tuple of positional arguments or a dict of keyword
     arguments. ``batch_size``: the samples the profile's shapes (and so the cost) are for, the
-    first ones of ``example_batch`` (repeated if it has fewer); input statistics (density, block
-    histograms) are still measured on all of ``example_batch``, in a second forward. None: the
-    whole example batch, one forward. The model's training
+    first ones of ``example_batch`` along dim 0 of its first tensor (repeated if it has fewer;
+    a model whose inputs are not batch-first, e.g. ``nn.Transformer`` with
+    ``batch_first=False``, needs an example batch of the right size instead); input statistics
+    (density, block histograms) are still measured on all of ``example_batch``, in a second
+    forward. None: the whole example batch, one forward. The model's training
     flags are restored and every hook removed, even on error. ``progress``: a bar over the GEMM
     layers (activation statistics of a large model take a while); None shows it where
     :func:`progress_enabled` says.

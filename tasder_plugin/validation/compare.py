@@ -168,7 +168,9 @@ def _zigzag(layer: Layer, pattern: str, hw: HardwareSpec, workdir: Path, lpf: in
     }
 
 
-def _scalesim(layer: Layer, pattern: str, hw: HardwareSpec, workdir: Path) -> dict:
+def _scalesim(layer: Layer, pattern: str, hw: HardwareSpec, workdir: Path, swapped: bool):
+    """SCALE-Sim's compute cycles (+1) and DRAM bytes: a conv topology, or a GEMM one for a
+    GEMM and for a dense layer our model ran with its operands swapped (O^T = W^T A^T)."""
     from .scalesim import ScaleSimArch, ScaleSimLayer, run_conv, run_gemm
 
     act, w = hw.buffer_for("activations"), hw.buffer_for("weights")
@@ -178,17 +180,22 @@ def _scalesim(layer: Layer, pattern: str, hw: HardwareSpec, workdir: Path) -> di
         out.size_bytes,
     )  # fmt: skip
     nm = "1:1" if pattern == "dense" else pattern
-    if layer.gemm:
-        rows = [(layer.name, layer.size, layer.out_channels, layer.in_channels, nm)]
-        (r,) = run_gemm(rows, arch, workdir)
+    if layer.gemm or swapped:
+        r = layer.record()
+        m, n = (r.N, r.M) if swapped else (r.M, r.N)
+        (result,) = run_gemm([(layer.name, m, n, r.K, nm)], arch, workdir)
     else:
         extent = (layer.out_size - 1) * layer.stride + layer.kernel  # no padding in SCALE-Sim
         sl = ScaleSimLayer(
             layer.name, extent, extent, layer.kernel, layer.kernel, layer.in_channels,
             layer.out_channels, layer.stride, nm,
         )  # fmt: skip
-        (r,) = run_conv([sl], arch, workdir)
-    return {"compute_cycles": r.compute_cycles + 1, "dram_bytes": dict(r.dram_bytes)}
+        (result,) = run_conv([sl], arch, workdir)
+    return {
+        "compute_cycles": result.compute_cycles + 1,
+        "dram_bytes": dict(result.dram_bytes),
+        "gemm_swapped": swapped,
+    }
 
 
 def compare_layer(
@@ -219,11 +226,12 @@ def compare_layer(
             "energy_by_part_j": dict(ours.energy_breakdown_j),
             "dram_bytes": dict(ours.dram_bytes_by_operand),
             "weights_ran_as": ours.weights_ran_as,
+            "transposed": ours.transposed,
         },
     }
     workdir = Path(workdir)
     if scalesim:
-        row["scalesim"] = _scalesim(layer, pattern, hw, workdir / "scalesim")
+        row["scalesim"] = _scalesim(layer, pattern, hw, workdir / "scalesim", ours.transposed)
     if zigzag:
         row["zigzag"] = _zigzag(layer, pattern, hw, workdir / "zigzag", lpf)
         if our_tiling:

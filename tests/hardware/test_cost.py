@@ -178,3 +178,13 @@ def test_vs_dense():
     assert cmp.speedup == pytest.approx(dense.latency_s / sparse.latency_s)
     assert cmp.edp_reduction == pytest.approx(1 - sparse.edp_js / dense.edp_js)
     assert 0 < cmp.energy_ratio < 1 and cmp.speedup > 1
+
+
+def test_s2ta_runs_rows_shorter_than_a_block_in_one_pass():
+    # depthwise 3x3: rows of 1 channel; a 4:8 bound keeps all of a row of <= 4: one pass
+    depthwise = record(64, 16, 9, groups=16, row=1)
+    cost = estimate_cost(profile(depthwise), plan(), "s2ta").per_layer[0]
+    assert cost.passes == 1 and cost.weights_ran_as == "dense"
+    # rows of 6 channels: a 4:8 pass keeps 4 of 6, two passes
+    six = estimate_cost(profile(record(64, 16, 54, row=6)), plan(), "s2ta").per_layer[0]
+    assert six.passes == 2

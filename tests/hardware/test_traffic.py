@@ -4,6 +4,8 @@ Buffers of the presets: ``global_buffer`` (activations + outputs, double-buffere
 ``weight_buffer``, ``metadata_buffer``. int8 values, int32 accumulators.
 """
 
+import dataclasses
+
 import pytest
 
 from tasder_plugin.hardware import DRAM_OPERANDS, estimate_cost
@@ -40,20 +42,34 @@ def test_a_conv_input_that_fits_is_read_once_not_as_im2col(make_hw):
 
 
 def test_input_tiles_reread_their_halo(make_hw):
-    # 16x16x4 -> 4, 3x3 pad 1. One input row: 16 x 4 = 64 B; the accumulators in flight, one
-    # output row: 16 outputs x min(N=4, cols=32) x 4 B = 256 B. Usable global buffer 1280 / 2 =
-    # 640 B: h output rows need (h + 2) input rows: (h + 2) 64 <= 640 - 256 -> h = 4, 4 tiles.
-    # Rows read: 5 + 6 + 6 + 5 (the zero halo rows at the borders are not read) = 22 -> 1408 B
+    # 16x16x4 -> 4, 3x3 pad 1, input 16 x 16 x 4 B = 1024 B. Usable global buffer 1280 / 2 =
+    # 640 B. Row tiles only: one output row's accumulators, 16 outputs x min(N=4, cols=32) x
+    # 4 B = 256 B, leave 384 B; h output rows need (h + 2) input rows of 64 B -> h = 4, 4 tiles
+    # reading 5 + 6 + 6 + 5 rows (the zero halo at the borders is not read) = 22 rows: 1408 B.
+    # Two column tiles of 8 outputs: accumulators 128 B leave 512 B; a tile row reads 10
+    # columns (40 B) -> h = 10, 2 x 2 tiles reading 9 + 9 rows of 9 + 9 columns: 18 x 18 x 4 B
+    # = 1296 B, the cheaper one
     hw = make_hw("dense", sizes={"global_buffer": 1280})
     cost = layer(conv_record(1, 4, 16, 4, 3), hw)
-    assert cost.dram_bytes_by_operand["inputs"] == 22 * 64
+    assert cost.dram_bytes_by_operand["inputs"] == 18 * 18 * 4
     assert cost.dram_bytes_by_operand["weights"] == 4 * 36  # 144 B fit: read once
     assert cost.dram_bytes_by_operand["partial_sums"] == 0
     # with room for the whole input it is read exactly once
-    assert (
-        layer(conv_record(1, 4, 16, 4, 3), make_hw("dense")).dram_bytes_by_operand["inputs"]
-        == 16 * 64
-    )
+    whole = layer(conv_record(1, 4, 16, 4, 3), make_hw("dense"))
+    assert whole.dram_bytes_by_operand["inputs"] == 16 * 64
+
+
+def test_wide_rows_are_cut_into_column_tiles_not_split_along_k(make_hw):
+    # 3x3 conv of 1 x 8 x 64 x 64, usable 1024 B: one output row's accumulators alone take
+    # 64 x 8 x 4 = 2048 B, so rows are cut into t column tiles of w = ceil(64 / t) outputs:
+    # w x 32 B of accumulators in flight, a tile row reads w + 2 columns x 8 B, h output rows
+    # read h + 2 rows; the input is read as (62 + 2 row tiles) rows x (62 + 2 t) columns. The least:
+    # t = 11 (w = 6: 832 B left, 64 B per tile row -> h = 11, 6 row tiles): 74 x 84 x 8 B;
+    # t = 8 reads 82 x 78, t = 16 reads 70 x 94, t = 4 (h = 1) reads 190 x 70
+    hw = make_hw("dense", sizes={"global_buffer": 2048})
+    cost = layer(conv_record(1, 8, 64, 8, 3), hw)
+    assert cost.dram_bytes_by_operand["partial_sums"] == 0
+    assert cost.dram_bytes_by_operand["inputs"] == 74 * 84 * 8
 
 
 def test_a_strided_1x1_conv_reads_only_the_pixels_it_uses(make_hw):
@@ -202,3 +218,74 @@ def test_groups_images_and_activation_gemms_move_their_real_tensors(make_hw):
     assert cost.dram_bytes_by_operand["inputs"] == 2 * 5 * 4
     assert cost.dram_bytes_by_operand["weights"] == 2 * 4 * 7
     assert cost.dram_bytes_by_operand["outputs"] == 2 * 5 * 7
+
+
+def test_a_dense_gemm_takes_the_faster_orientation_and_tasd_a_the_transposed_one():
+    # vegeta (32x32 WS), a classifier at batch 1: M = 1, N = 1000, K = 2048.
+    # As is: ceil(2048/32) ceil(1000/32) (64 + 32 + 1 - 2) = 194,560 cycles; swapped
+    # (O^T = W^T A^T): 64 x ceil(1/32) x (64 + 32 + 1000 - 2) = 70,016: dense runs swapped
+    fc = record(1, 1000, 2048, input_shape=(1, 2048))
+    dense = layer(fc, "vegeta")
+    assert dense.compute_cycles == 70016 and dense.transposed
+    # TASD-A must run swapped (the compressed port): K_eff 1024 halves it exactly
+    assert layer(fc, "vegeta", activations="2:4").compute_cycles == 32 * 1094
+    # TASD-W keeps the weights on the compressed port: 32 x 32 x 95, slower than dense here
+    weights = layer(fc, "vegeta", weights="2:4")
+    assert weights.compute_cycles == 32 * 32 * 95 and not weights.transposed
+
+
+def test_outputs_are_the_real_output_tensor():
+    # a transposed conv's GEMM view (input pixels x output channels x taps) is 4x its output
+    rec = record(32 * 32, 32 * 16, 64, input_shape=(1, 64, 32, 32))
+    rec = dataclasses.replace(rec, output_shape=(1, 32, 64, 64))
+    cost = layer(rec, "dense")
+    assert cost.dram_bytes_by_operand["outputs"] == 32 * 64 * 64
+
+
+def test_the_array_reads_only_the_kept_slots_of_either_dense_operand(make_hw):
+    # TASD-A 2:4 on vegeta, 256^3, transposed: the dense weights are read at the 128 kept
+    # slots of each row, 256 x 128 B, once per block... ws: the row operand (W^T here) once
+    # per column fold, ceil(M / 32) = 8 folds; filled once from DRAM (256 x 256 B)
+    hw = make_hw("vegeta", huge_buffers=True)
+    cost = layer(record(256, 256, 256, input_shape=(256, 256)), hw, activations="2:4")
+    assert cost.transposed
+    expected = (8 * 256 * 128 * 4.0 + 256 * 256 * 3.3) * PJ
+    assert cost.energy_breakdown_j["weight_buffer"] == pytest.approx(expected)
+
+
+def test_sequential_kernels_keep_partial_sums_only_beside_the_input_tile(make_hw):
+    # linear 8 x 256 -> 16, flex8 sequential, 2:4+2:4 weights; global buffer 3072 B (1536
+    # usable). Input rows of 256 B beside one row of accumulators (64 B): 5-row tiles, 2 of
+    # them: the 2048 B input does not stay. The 512 B of partial sums between the kernels do
+    # not fit beside a 1280 B input tile: out and back once, 2 x 512 B
+    hw = make_hw("flex8", sizes={"global_buffer": 3072}, sparsity={"schedule": "sequential"})
+    cost = layer(record(8, 16, 256, input_shape=(8, 256)), hw, "2:4+2:4")
+    assert cost.dram_bytes_by_operand["partial_sums"] == 2 * 512
+    assert cost.dram_bytes_by_operand["inputs"] == 2 * 2048  # each kernel reads it
+
+
+def test_a_refetched_input_is_decomposed_again_by_a_sequential_selector(make_hw):
+    # s2ta run sequentially: weights 2:8+2:8 x activations 4:8 = 2 kernels on one activation
+    # term; with the 64 x 256 input resident the selector runs once, refetched it runs twice
+    rec = record(64, 64, 256, input_shape=(64, 256))
+    plan_args = ("2:8+2:8", "4:8")
+    sequential = {"sparsity": {"schedule": "sequential"}}
+    resident = layer(rec, make_hw("s2ta", huge_buffers=True, **sequential), *plan_args)
+    small = make_hw("s2ta", sizes={"global_buffer": 8192}, **sequential)
+    refetched = layer(rec, small, *plan_args)
+    assert refetched.dram_bytes_by_operand["inputs"] == 2 * resident.dram_bytes_by_operand["inputs"]
+    assert refetched.energy_breakdown_j["selector"] == pytest.approx(
+        2 * resident.energy_breakdown_j["selector"]
+    )
+
+
+def test_a_sparse_tensor_core_compresses_its_row_operand():
+    # 2of4 (compressed_port: row, mma.sp's A): 2:4 weights go on the row port, so the GEMM is
+    # swapped (W^T streams 1000 rows); a classifier at batch 1 (M = 1, K = 2048) then takes
+    # ceil(1000/16) ceil(1/8) ceil(1024/8) + 32 = 63 x 128 + 32 cycles, half of dense's best
+    # orientation (63 x 256 + 32); 2:4 activations sit on that port unswapped
+    fc = record(1, 1000, 2048, input_shape=(1, 2048))
+    weights = layer(fc, "2of4", weights="2:4")
+    assert weights.transposed and weights.compute_cycles == 63 * 128 + 32
+    assert layer(fc, "2of4").compute_cycles == 63 * 256 + 32
+    assert not layer(fc, "2of4", activations="2:4").transposed
