@@ -47,7 +47,9 @@ class CandidateTable:
 
     def per_candidate(self, values) -> np.ndarray:
         """Sum per-pass ``values`` (or a scalar) over each candidate's passes."""
-        values = np.broadcast_to(values, self.cand.shape).astype(np.float64)
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != self.cand.shape:
+            values = np.broadcast_to(values, self.cand.shape)
         return np.add.reduceat(values, self.starts)
 
     def per_pass(self, values) -> np.ndarray:

@@ -102,15 +102,17 @@ def _tiling(shape: LayerShape, cap: float, shared: bool, pixel, acc_pixel, tiles
 
 def input_tiling(hw: HardwareSpec, shape: LayerShape) -> InputTiling:
     """The tiling of ``shape``'s input on ``hw`` (per group): row tiles as tall as fit beside
-    the accumulators in flight; where a whole image does not fit, also the number of column
-    tiles (from the fewest with which one output row fits, up to 8 times more) that reads the
-    least, since narrower tiles leave room for taller ones at the cost of column halos."""
+    the accumulators in flight; where those re-read more than 5% of the input (or one output
+    row does not fit), also the number of column tiles (from the fewest with which one output
+    row fits, up to 8 times more) that reads the least, since narrower tiles leave room for
+    taller ones at the cost of column halos."""
     cap, shared = _input_room(hw)
     pixel = shape.pixel_elems * hw.bits.activation / 8  # one input position's bytes
     acc_pixel = min(shape.N // shape.groups, hw.array.cols) * hw.bits.accumulator / 8
     best = _tiling(shape, cap, shared, pixel, acc_pixel, 1)
-    if best.tiles_m <= shape.images and best.k_split == 1:
-        return best  # whole images fit
+    whole = float(shape.rows_axis.touched(1) * shape.cols_axis.touched(1)) * pixel
+    if best.k_split == 1 and best.input_bytes <= 1.05 * shape.images * whole:
+        return best  # whole images fit, or row tiles re-read under 5%: nothing to gain
     size = shape.cols_axis.size_out
     first = 1
     while first < size and _tiling(shape, cap, shared, pixel, acc_pixel, first).k_split > 1:
