@@ -71,20 +71,18 @@ class WeightStationary(Dataflow):
 
 
 @register_dataflow
-class InputStationary(Dataflow):
-    """Row operand pinned in the PEs (C of its rows per fold); the column operand streams."""
+class InputStationary(WeightStationary):
+    """Row operand pinned in the PEs (C of its rows per fold); the column operand streams:
+    weight-stationary with the two operands' roles exchanged."""
 
     name = "is"
 
     def cycles(self, array, mx, nx, kc):
-        r, c = array.rows, array.cols
-        return ceil_div(kc, r) * ceil_div(mx, c) * (2 * r + c + nx - 2)
+        return super().cycles(array, nx, mx, kc)
 
     def reads(self, array, mx, nx, kc):
-        return np.ones_like(kc), ceil_div(mx, array.cols)
-
-    def drains(self, array, kc):
-        return ceil_div(kc, array.rows)
+        row, col = super().reads(array, nx, mx, kc)
+        return col, row
 
 
 @register_dataflow

@@ -53,10 +53,13 @@ class Axis:
         if not self.overlapping:
             return np.minimum(self.size_out * self.kernel, self.size_in) + 0 * tiles
         span = (self.size_out - tiles) * self.stride + tiles * self.extent
-        bottom = max(
-            0, (self.size_out - 1) * self.stride - self.padding + self.extent - self.size_in
-        )
-        return span - np.minimum(self.padding, span) - bottom
+        return span - np.minimum(self.padding, span) - self.overhang
+
+    @property
+    def overhang(self) -> int:
+        """Zero positions the last window reaches past the input (the halo's far side; none
+        for many stride-2 convs, whose windows stop before the padding)."""
+        return max(0, (self.size_out - 1) * self.stride - self.padding + self.extent - self.size_in)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class LayerShape:
             axes["images"] = conv.batch
         return cls(
             record.M, record.N, record.K, record.groups, row, record.input_density,
-            input_elems=int(np.prod(shape)) if shape else None,
+            input_elems=getattr(record, "input_numel", None) if shape else None,
             output_elems=int(np.prod(out)) if out else None, **axes,
         )  # fmt: skip
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..hardware import HardwareSpec, estimate_cost, k_eff, load_hardware
+from ..hardware import Axis, HardwareSpec, estimate_cost, k_eff, load_hardware
 from ..nn.plan import LayerPlan, ModelPlan
 from ..profile import ConvGeometry, GemmRecord, ModelProfile
 from ..tasd.patterns import NMPattern, TASDSeries
@@ -148,11 +148,10 @@ def _zigzag(layer: Layer, pattern: str, hw: HardwareSpec, workdir: Path, lpf: in
                          layer.size, 1)  # fmt: skip
     else:
         o = layer.out_size
-        # the halo the windows reach past the last row: none for many stride-2 convs
-        end = (o - 1) * layer.stride + layer.kernel - layer.padding - layer.size
+        axis = Axis(layer.size, o, layer.kernel, layer.stride, layer.padding)
         zl = ZigZagLayer(
             layer.name, layer.batch, _kept_channels(layer, pattern), layer.out_channels, o, o,
-            layer.kernel, layer.kernel, layer.stride, layer.padding, max(0, end),
+            layer.kernel, layer.kernel, layer.stride, layer.padding, axis.overhang,
         )  # fmt: skip
     r = run_zigzag(zl, arch, workdir, opt="energy", lpf_limit=lpf, temporal_ordering=ordering)
     return {
