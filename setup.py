@@ -50,7 +50,7 @@ if os.name == "posix":  # the output cache maps memory with mmap
 
 class build_py_with_conf(build_py):
     """Ships the Hydra config tree conf/ inside the package as tasder_plugin/_conf, so that a
-    non-editable install finds it (hydra_plugins/tasder/conf_location.py); a checkout and an
+    non-editable install finds it (tasder_plugin/conf_location.py); a checkout and an
     editable install read conf/ itself."""
 
     def run(self):

@@ -48,12 +48,9 @@ def _status(cfg, message: str) -> None:
 
 def dense_key(cfg, model_cfg) -> str:
     """Everything that changes the dense model's predictions, hashed."""
-    from tasder_plugin.models.reference import REFERENCE_MODELS, checkpoint_path
+    from tasder_plugin.models.adapters import ADAPTERS
 
-    weights = _file_digest(model_cfg.checkpoint)
-    if weights is None and model_cfg.source == "reference" and model_cfg.pretrained:
-        if model_cfg.architecture in REFERENCE_MODELS:
-            weights = _file_digest(str(checkpoint_path(model_cfg.architecture)))
+    weights = _file_digest(ADAPTERS.get(model_cfg.source).weights_file(model_cfg))
     identity = {
         "model": OmegaConf.to_container(cfg.model, resolve=True),
         "data": OmegaConf.to_container(cfg.data, resolve=True),
@@ -64,8 +61,10 @@ def dense_key(cfg, model_cfg) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def dense_accuracy(cfg, model_cfg, compute: Callable[[], dict]) -> dict:
-    """Cached dense metrics (``val/*``) and ``predictions`` for this model and data."""
+def dense_accuracy(cfg, model_cfg, compute: Callable[[], dict], notes: list | None = None) -> dict:
+    """Cached dense metrics (``val/*``) and ``predictions`` for this model and data. A cache
+    that cannot be written costs the next run a dense pass, never this run: the reason is
+    appended to ``notes`` (printed after the run's summary)."""
     path = Path(cfg.cache_dir) / "dense" / f"{dense_key(cfg, model_cfg)}.pt"
     if path.is_file():
         try:
@@ -77,5 +76,12 @@ def dense_accuracy(cfg, model_cfg, compute: Callable[[], dict]) -> dict:
             return result
     _status(cfg, f"not cached; running the dense model (then cached in {path})")
     result = compute()
-    write_atomic(path, lambda tmp: torch.save(result, tmp))
+    try:
+        write_atomic(path, lambda tmp: torch.save(result, tmp))
+    except OSError as err:
+        reason = err.strerror or str(err)
+        (notes if notes is not None else []).append(
+            f"dense accuracy not cached: cannot write {err.filename or path}: {reason} "
+            "(set cache_dir=<a writable folder>)"
+        )
     return result

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tasder_plugin.atomic_io import write_atomic, write_text_atomic
+from tasder_plugin.errors import ConfigError
 
 from .leaderboard_db import LeaderboardError, read_rows
 
@@ -204,7 +205,7 @@ def render(
     """Write leaderboard tables (``leaderboard.<fmt>``) and ``pareto_<model>_<hw>.png`` plots."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise ValueError(f"unknown format(s) {unknown}; choose from {', '.join(FORMATS)}")
+        raise ConfigError(f"unknown format(s) {unknown}; choose from {', '.join(FORMATS)}")
     rows = read_rows(db_path)
     if not rows:
         raise LeaderboardError(f"leaderboard database {db_path} has no runs")
@@ -246,6 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = render(args.db, args.out, args.formats, args.metric)
     except LeaderboardError as err:
         print(f"leaderboard: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # --out is read-only, a file, on a full disk...
+        where = err.filename or args.out
+        print(f"leaderboard: cannot write {where}: {err.strerror} (choose --out)", file=sys.stderr)
         return 2
     for path in written:
         print(path)

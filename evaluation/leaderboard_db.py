@@ -17,6 +17,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tasder_plugin.errors import TasderUserError
+
 __all__ = [
     "BUSY_TIMEOUT_S",
     "LeaderboardError",
@@ -61,7 +63,7 @@ FIXED_COLUMNS = {
 }
 
 
-class LeaderboardError(RuntimeError):
+class LeaderboardError(TasderUserError, RuntimeError):
     """A leaderboard database that is missing, empty, locked or malformed."""
 
 
@@ -209,7 +211,17 @@ def _write(db_path, row: dict, metrics: dict) -> None:
                 f"leaderboard {db_path}: still locked after {BUSY_TIMEOUT_S:.0f} s by another "
                 "writer (is it on a network file system? use a local disk)"
             ) from err
-        raise
+        raise _unwritable(db_path, err) from err
+    except (sqlite3.DatabaseError, OSError) as err:  # not SQLite, a directory, read-only...
+        raise _unwritable(db_path, err) from err
+
+
+def _unwritable(db_path: Path, err: Exception) -> LeaderboardError:
+    reason = getattr(err, "strerror", None) or " ".join(str(err).split())
+    return LeaderboardError(
+        f"cannot write leaderboard {db_path}: {reason} (set leaderboard_db=<a writable SQLite "
+        "file>, or leaderboard_db=null to skip it)"
+    )
 
 
 def _now() -> str:

@@ -12,6 +12,8 @@ import importlib.util
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from tasder_plugin.errors import ConfigError
+
 __all__ = ["LoggerUnavailableError", "OPTIONAL_LOGGERS", "build_logger", "missing_package"]
 
 # Lightning logger class -> (modules of which one must import, the distribution to install).
@@ -22,7 +24,7 @@ OPTIONAL_LOGGERS = {
 }
 
 
-class LoggerUnavailableError(ValueError):
+class LoggerUnavailableError(ConfigError):
     """The configured logger needs a package this install lacks. A ValueError: the CLI reports
     it as a user error, in one line."""
 

@@ -11,27 +11,44 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import nn
 
+from tasder_plugin.errors import ConfigError
 from tasder_plugin.models.adapters import ModelConfig
 from tasder_plugin.models.preprocessing import num_classes
-from tasder_plugin.search.scoring import call_model, logits_of, sentence_embedding
+from tasder_plugin.nn.forward import call_model, logits_of, sentence_embedding
+from tasder_plugin.registry import Registry
 
-__all__ = ["ClassificationEvaluation", "EmbeddingEvaluation", "EXTRA_METRICS", "evaluation_module"]
+__all__ = [
+    "EVALUATIONS",
+    "ClassificationEvaluation",
+    "EmbeddingEvaluation",
+    "EXTRA_METRICS",
+    "evaluation_module",
+]
 
 # Metrics a model config may add with ``metrics: [...]``, logged as ``val/<name>``.
 EXTRA_METRICS = ("f1",)
 
 
 def evaluation_module(model_cfg: ModelConfig, model: nn.Module, dense_predictions=None):
-    """The evaluation module the model's task calls for."""
-    if model_cfg.task == "embedding":
-        if model_cfg.metrics:
-            raise ValueError(
-                f"model.metrics {model_cfg.metrics} needs a classifier, not embeddings"
-            )
-        return EmbeddingEvaluation(model, dense_predictions)
+    """The evaluation module for what the model's task outputs (``Task.output``)."""
+    return EVALUATIONS.get(model_cfg.task.output)(model_cfg, model, dense_predictions)
+
+
+EVALUATIONS: Registry = Registry("task output")  # Task.output -> fn(model_cfg, model, dense)
+
+
+@EVALUATIONS.entry("embedding")
+def _embedding(model_cfg: ModelConfig, model: nn.Module, dense_predictions):
+    if model_cfg.metrics:
+        raise ConfigError(f"model.metrics {model_cfg.metrics} needs a classifier, not embeddings")
+    return EmbeddingEvaluation(model, dense_predictions)
+
+
+@EVALUATIONS.entry("logits")
+def _classification(model_cfg: ModelConfig, model: nn.Module, dense_predictions):
     classes = num_classes(model_cfg, model)
     if classes is None:
-        raise ValueError(
+        raise ConfigError(
             f"model {model_cfg.name} does not say how many classes it has: set model.num_classes"
         )
     return ClassificationEvaluation(model, classes, dense_predictions, model_cfg.metrics)
@@ -59,7 +76,7 @@ class ClassificationEvaluation(pl.LightningModule):
         super().__init__()
         unknown = [name for name in metrics if name not in EXTRA_METRICS]
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown metric {unknown[0]!r} in model.metrics; known: {EXTRA_METRICS}"
             )
         self.model = model

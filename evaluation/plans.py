@@ -1,22 +1,30 @@
-"""The ``tasd`` config group: one registered builder per ``kind`` turns the config into a plan.
+"""The ``tasd`` config group: one frozen config dataclass per ``kind`` plus its handler.
 
-Builders get the model and a :class:`PlanContext` (hardware, profile, calibration data...), so a
-kind that searches needs no special case in the run; what it wants recorded goes in
-``context.details``.
+A kind is a registered class with a ``name``, a ``config`` dataclass (what ``conf/tasd/*.yaml``
+may hold: its Hydra schema is derived from it) and ``build(config, model, context)``. Builders
+get the model and a :class:`PlanContext` (hardware, profile, calibration data...), so a kind that
+searches needs no special case in the run; what it wants recorded goes in ``context.details``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
 
 from tasder_plugin import ModelPlan
+from tasder_plugin.config import check, from_plain
+from tasder_plugin.errors import ConfigError
 from tasder_plugin.hardware.spec import HardwareSpec
+from tasder_plugin.nn.plan import check_selectors
+from tasder_plugin.registry import Registry
+from tasder_plugin.search.auto import AutoOptions
+from tasder_plugin.search.options import SearchOptions
+from tasder_plugin.tasd import TASDSeries
+from tasder_plugin.tasks import Task
 
-__all__ = ["PlanContext", "build_plan", "register_plan_kind"]
+__all__ = ["PLAN_KINDS", "PlanContext", "build_plan", "parse_tasd"]
 
 
 @dataclass
@@ -24,92 +32,161 @@ class PlanContext:
     hw: HardwareSpec
     profile: object  # the ModelProfile the cost is computed on
     data: object | None  # EvalData (calib + eval loaders), None in cost-only runs
-    task: str
+    task: Task
     seed: int
     output_dir: Path
     progress: bool = False
     details: dict = field(default_factory=dict)  # what the builder wants in results.json
 
 
-_KINDS: dict[str, Callable[[dict, nn.Module, PlanContext], ModelPlan]] = {}
+PLAN_KINDS: Registry = Registry("tasd.kind")
 
 
-def register_plan_kind(kind: str):
-    def decorate(fn):
-        _KINDS[kind] = fn
-        return fn
-
-    return decorate
-
-
-def build_plan(tasd_cfg: dict, model: nn.Module, context: PlanContext) -> ModelPlan:
-    kind = tasd_cfg.get("kind")
-    if kind not in _KINDS:
-        raise ValueError(f"unknown tasd kind {kind!r}; known: {sorted(_KINDS)}")
-    return _KINDS[kind](tasd_cfg, model, context).validate(model)
+def parse_tasd(node: dict, where: str = "tasd.") -> object:
+    """The ``tasd`` node -> its kind's frozen config (unknown keys and bad values fail here)."""
+    if not isinstance(node, dict) or "kind" not in node:
+        raise ConfigError(f"{where}kind is missing: choose tasd=uniform, tasd=tasder, ...")
+    kind = PLAN_KINDS.get(node["kind"])
+    return from_plain(kind.config, node, where)
 
 
-@register_plan_kind("none")
-def _none(cfg: dict, model: nn.Module, context: PlanContext) -> ModelPlan:
-    return ModelPlan.dense(model)
+def build_plan(config, model: nn.Module, context: PlanContext) -> ModelPlan:
+    """The plan ``config`` (a kind's config, or a plain ``tasd`` node) asks for, checked against
+    the model's layers."""
+    if isinstance(config, dict):
+        config = parse_tasd(config)
+    return PLAN_KINDS.get(config.kind).build(config, model, context).validate(model)
 
 
-@register_plan_kind("uniform")
-def _uniform(cfg: dict, model: nn.Module, context: PlanContext) -> ModelPlan:
-    return ModelPlan.uniform(
-        model,
-        weights=cfg.get("weights"),
-        activations=cfg.get("activations"),
-        targets=cfg.get("targets"),
-        ignore=cfg.get("ignore") or (),
-    )
+def _kind_is(name: str):
+    def post_init(self) -> None:
+        check(self.kind == name, "kind", f"must be {name!r} for this schema, got {self.kind!r}")
+
+    return post_init
 
 
-@register_plan_kind("plan")
-def _from_file(cfg: dict, model: nn.Module, context: PlanContext) -> ModelPlan:
-    return ModelPlan.load(cfg["path"])
+@dataclass(frozen=True)
+class NoTASD:
+    """No decomposition: the dense model (its cost on the chosen hardware still reported)."""
+
+    kind: str = "none"
+    __post_init__ = _kind_is("none")
 
 
-_SEARCH_OPTIONS = ("objective", "max_terms", "max_candidates", "holdout", "sensitivity_samples",
-                   "refine_trials", "confidence", "targets", "ignore")  # fmt: skip
+@dataclass(frozen=True)
+class UniformTASD:
+    """The same series on every targeted GEMM layer (all by default) but the ignored ones."""
+
+    kind: str = "uniform"
+    weights: TASDSeries | None = TASDSeries.parse("2:4")
+    activations: TASDSeries | None = None
+    targets: tuple[str, ...] | None = None  # fully-qualified names or 're:' regexes
+    ignore: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _kind_is("uniform")(self)
+        check_selectors(self.targets or (), "targets")
+        check_selectors(self.ignore, "ignore")
 
 
-@register_plan_kind("search")
-def _search(cfg: dict, model: nn.Module, context: PlanContext) -> ModelPlan:
-    """TASDER on the calibration split; the plan and the search log go to the run directory."""
-    from tasder_plugin.search import CalibrationError, run_search
+@dataclass(frozen=True)
+class PlanFileTASD:
+    """A per-layer plan saved by ``ModelPlan.save`` (YAML or JSON)."""
 
-    if context.data is None or context.data.calib is None:
-        raise CalibrationError(
-            "a TASDER search needs calibration data: use mode=eval with a dataset that has a "
-            "calibration split (e.g. data=digits), or a fixed setting (tasd=uniform, tasd=auto, "
-            "tasd=plan tasd.path=<a saved plan>)"
-        )
-    options = {k: cfg[k] for k in _SEARCH_OPTIONS if cfg.get(k) is not None}
-    found = run_search(
-        model, context.data.calib, context.hw, max_drop=float(cfg.get("max_drop", 0.01)),
-        strategy=str(cfg.get("strategy", "tasder")), task=context.task, profile=context.profile,
-        seed=context.seed, progress=context.progress, **options,
-    )  # fmt: skip
-    plan_path = found.plan.save(context.output_dir / "plan.yaml")
-    log_path = found.save_log(context.output_dir / "search_log.json")
-    context.details["search"] = {**found.summary, "plan": str(plan_path), "log": str(log_path)}
-    return found.plan
+    path: str  # required: tasd.path=/path/to/plan.yaml
+    kind: str = "plan"
+
+    def __post_init__(self) -> None:
+        _kind_is("plan")(self)
+        check(Path(self.path).expanduser().is_file(), "path",
+              f"names no file: {self.path} (a plan saved by ModelPlan.save or a search's "
+              "plan.yaml)")  # fmt: skip
 
 
-@register_plan_kind("auto")
-def _auto(cfg: dict, model: nn.Module, context: PlanContext) -> ModelPlan:
-    """Per layer, the shortest TASD-W series keeping ``min_kept_energy`` of the weight."""
-    from tasder_plugin.search.auto import auto_plan
+@dataclass(frozen=True)
+class AutoTASD(AutoOptions):
+    """TASD-W without data or search: per layer, the shortest series keeping
+    ``min_kept_energy`` of the weight's energy."""
 
-    plan, choices = auto_plan(
-        model, context.hw, min_kept_energy=float(cfg.get("min_kept_energy", 0.9999)),
-        max_terms=int(cfg.get("max_terms", 2)), targets=cfg.get("targets"),
-        ignore=cfg.get("ignore") or (),
-    )  # fmt: skip
-    context.details["auto"] = {
-        c.fqn: {"series": str(c.series or "dense"), "kept_energy": c.kept_energy,
-                "weight_density": c.weight_density}
-        for c in choices
-    }  # fmt: skip
-    return plan
+    kind: str = "auto"
+
+    def __post_init__(self) -> None:
+        _kind_is("auto")(self)
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class SearchTASD(SearchOptions):
+    """TASDER: the cheapest per-layer plan within ``max_drop`` on the calibration split."""
+
+    kind: str = "search"
+
+    def __post_init__(self) -> None:
+        _kind_is("search")(self)
+        super().__post_init__()
+
+
+@PLAN_KINDS.register
+class _NoneKind:
+    name, config = "none", NoTASD
+
+    def build(self, cfg: NoTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
+        return ModelPlan.dense(model)
+
+
+@PLAN_KINDS.register
+class _UniformKind:
+    name, config = "uniform", UniformTASD
+
+    def build(self, cfg: UniformTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
+        return ModelPlan.uniform(model, cfg.weights, cfg.activations, cfg.targets, cfg.ignore)
+
+
+@PLAN_KINDS.register
+class _PlanFileKind:
+    name, config = "plan", PlanFileTASD
+
+    def build(self, cfg: PlanFileTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
+        return ModelPlan.load(Path(cfg.path).expanduser())
+
+
+@PLAN_KINDS.register
+class _SearchKind:
+    name, config = "search", SearchTASD
+
+    def build(self, cfg: SearchTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
+        """The plan and the search log go to the run directory."""
+        from tasder_plugin.search import CalibrationError, run_search
+
+        if context.data is None or context.data.calib is None:
+            raise CalibrationError(
+                "a TASDER search needs calibration data: use mode=eval with a dataset that has "
+                "a calibration split (e.g. data=digits), or a fixed setting (tasd=uniform, "
+                "tasd=auto, tasd=plan tasd.path=<a saved plan>)"
+            )
+        options = SearchOptions(**{k: getattr(cfg, k) for k in SearchOptions.__dataclass_fields__})
+        found = run_search(
+            model, context.data.calib, context.hw, options, task=context.task,
+            profile=context.profile, seed=context.seed, progress=context.progress,
+        )  # fmt: skip
+        plan_path = found.plan.save(context.output_dir / "plan.yaml")
+        log_path = found.save_log(context.output_dir / "search_log.json")
+        context.details["search"] = {**found.summary, "plan": str(plan_path), "log": str(log_path)}
+        return found.plan
+
+
+@PLAN_KINDS.register
+class _AutoKind:
+    name, config = "auto", AutoTASD
+
+    def build(self, cfg: AutoTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
+        from tasder_plugin.search.auto import auto_plan
+
+        options = AutoOptions(**{k: getattr(cfg, k) for k in AutoOptions.__dataclass_fields__})
+        plan, choices = auto_plan(model, context.hw, options)
+        context.details["auto"] = {
+            c.fqn: {"series": str(c.series or "dense"), "kept_energy": c.kept_energy,
+                    "weight_density": c.weight_density}
+            for c in choices
+        }  # fmt: skip
+        return plan

@@ -48,15 +48,6 @@ def _git_sha() -> str | None:
     return out.stdout.strip() or None
 
 
-def _cost_fields(prefix: str, cost) -> dict:
-    return {
-        f"{prefix}/cycles": cost.cycles,
-        f"{prefix}/latency_s": cost.latency_s,
-        f"{prefix}/energy_j": cost.energy_j,
-        f"{prefix}/edp_js": cost.edp_js,
-    }
-
-
 def _accuracy_fields(accuracy: dict | None, dense: dict | None) -> dict:
     if accuracy is None:
         return {}
@@ -86,22 +77,13 @@ def _bound_counts(cost) -> dict[str, int]:
     return dict(Counter(r.bound for r in cost.per_layer).most_common())
 
 
-def build_results(cfg, plan, reports, cost, dense_cost, accuracy, dense, wall_s, details=None):
-    """Flat metrics and the full results.json record (``details``: e.g. the search summary)."""
+def build_results(cfg, applied, accuracy, dense, wall_s, details=None):
+    """Flat metrics and the full results.json record. ``applied``: the
+    :class:`~tasder_plugin.pipeline.AppliedPlan` (the callback's metrics, the same keys);
+    ``details``: e.g. the search summary."""
     details = details or {}
-    comparison = cost.vs(dense_cost)
-    metrics = {
-        **_accuracy_fields(accuracy, dense),
-        **_cost_fields("hw", cost),
-        **_cost_fields("dense_hw", dense_cost),
-        "hw/speedup": comparison.speedup,
-        "hw/energy_ratio": comparison.energy_ratio,
-        "hw/edp_reduction": comparison.edp_reduction,
-        "tasd/layers_planned": len(plan.decomposed()),
-        "tasd/layers_weights": sum(r.weights is not None for r in reports),
-        "tasd/layers_activations": sum(r.activations is not None for r in reports),
-        **_search_fields(details),
-    }
+    metrics = {**_accuracy_fields(accuracy, dense), **applied.metrics(), **_search_fields(details)}
+    cost, reports = applied.cost, applied.reports
     record = {
         "model": cfg.model.name,
         "data": cfg.data.name if cfg.mode == "eval" else None,
@@ -126,9 +108,17 @@ def build_results(cfg, plan, reports, cost, dense_cost, accuracy, dense, wall_s,
     return metrics, record
 
 
-def write_json(path: Path, record: dict) -> None:
+def write_json(path: Path, record: dict) -> Path:
     """Atomic: a reader never sees a half-written file."""
-    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=False, default=str) + "\n")
+    return write_text_atomic(
+        path, json.dumps(record, indent=2, sort_keys=False, default=str) + "\n"
+    )
+
+
+def print_paths(results: Path, leaderboard: str | None) -> None:
+    """Where the run's outputs are: its directory, results.json and the leaderboard row."""
+    print(f"run directory {_relative(str(results.parent))} | results {results.name}", end="")
+    print(f" | leaderboard {_relative(leaderboard)}" if leaderboard else "")
 
 
 def _relative(path: str) -> str:
@@ -144,6 +134,7 @@ def print_summary(record: dict) -> None:
     tasd = record["tasd"]
     if tasd.get("kind") == "search":  # the search's tuning knobs are in results.json
         tasd = {k: tasd.get(k) for k in ("kind", "strategy", "max_drop", "objective")}
+    tasd = {"kind": tasd.get("kind"), **tasd}  # the kind first, then its options
     setting = ", ".join(f"{k}={v}" for k, v in tasd.items() if v not in (None, [], "none"))
     setting = setting or "none"
     data = record["data"] or "none (cost only)"

@@ -7,43 +7,33 @@ Tests call :func:`evaluate` directly; ``python -m evaluation`` is a thin shell a
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from tasder_plugin import ModelPlan, apply_tasd_, estimate_cost, profile_model, remove_tasd_
-from tasder_plugin.data.loaders import EvalData, build_data
-from tasder_plugin.hardware import hardware_from_dict
+from tasder_plugin import profile_model, remove_tasd_
+from tasder_plugin.data.common import EvalData, build_data
+from tasder_plugin.errors import ConfigError, OutputError
 from tasder_plugin.models.adapters import ModelConfig, build_model
 from tasder_plugin.models.preprocessing import data_config
-from tasder_plugin.nn import effective_plan
+from tasder_plugin.pipeline import apply_and_cost_
 from tasder_plugin.progress import progress_enabled
 
-from .cost_settings import CostSettings
 from .dense_cache import dense_accuracy
 from .loggers import build_logger
 from .module import evaluation_module
 from .plans import PlanContext, build_plan
-from .results import build_results, print_summary, write_json
+from .results import build_results, print_paths, print_summary, write_json
+from .run_settings import RunSettings, load_settings
+from .settings import CostSettings
 
 __all__ = ["evaluate", "validate"]
-
-
-def _plain(node) -> dict:
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
-
-
-def _model_config(cfg: DictConfig) -> ModelConfig:
-    fields = _plain(cfg.model)
-    if fields.get("input_size") is not None:
-        fields["input_size"] = tuple(fields["input_size"])
-    return ModelConfig(**fields)
 
 
 def _profile(model, model_cfg: ModelConfig, data: EvalData | None, settings: CostSettings):
@@ -54,7 +44,7 @@ def _profile(model, model_cfg: ModelConfig, data: EvalData | None, settings: Cos
         example = data.example_batch(settings.stats_samples)
         return profile_model(model, example, batch_size=settings.batch_size)
     if model_cfg.input_size is None:
-        raise ValueError(f"model {model_cfg.name}: mode=cost needs model.input_size=[C,H,W]")
+        raise ConfigError(f"model {model_cfg.name}: mode=cost needs model.input_size=[C,H,W]")
     gen = torch.Generator().manual_seed(0)
     return profile_model(
         model, torch.randn(settings.batch_size, *model_cfg.input_size, generator=gen)
@@ -63,9 +53,8 @@ def _profile(model, model_cfg: ModelConfig, data: EvalData | None, settings: Cos
 
 def _cost_record(settings: CostSettings, data: EvalData | None) -> dict:
     """The cost settings as used: without data the statistics come from the random batch."""
-    if data is None:
-        settings = dataclasses.replace(settings, stats_samples=settings.batch_size)
-    return dataclasses.asdict(settings)
+    stats = settings.batch_size if data is None else settings.stats_samples
+    return {"batch_size": settings.batch_size, "stats_samples": stats}
 
 
 def _quiet_lightning() -> None:
@@ -75,12 +64,14 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
-def validate(cfg: DictConfig, model, data: EvalData, dense_predictions=None) -> dict:
+def validate(
+    cfg: DictConfig, run: RunSettings, model, data: EvalData, dense_predictions=None
+) -> dict:
     """Lightning ``Trainer.validate`` on the evaluation split; returns ``val/*`` metrics."""
     _quiet_lightning()
-    module = evaluation_module(_model_config(cfg), model, dense_predictions)
+    module = evaluation_module(run.model, model, dense_predictions)
     trainer = pl.Trainer(
-        **_plain(cfg.trainer),
+        **run.trainer.as_kwargs(),
         logger=build_logger(cfg),
         enable_checkpointing=False,
     )
@@ -91,63 +82,69 @@ def validate(cfg: DictConfig, model, data: EvalData, dense_predictions=None) -> 
     return metrics
 
 
-def _record_in_leaderboard(cfg: DictConfig, record: dict) -> None:
-    """Upsert the run; a leaderboard problem is reported, it never loses the run's results."""
-    if not cfg.get("leaderboard_db"):
-        return
+def _record_in_leaderboard(db_path: str | None, record: dict, notes: list[str]) -> str | None:
+    """Upsert the run; a leaderboard problem is reported, it never loses the run's results.
+    Returns the database written, if any."""
+    if not db_path:
+        return None
     from .leaderboard_db import LeaderboardError, upsert
 
     try:
-        upsert(cfg.leaderboard_db, record)
+        upsert(db_path, record)
     except LeaderboardError as err:
-        logging.getLogger(__name__).warning("leaderboard not updated: %s", err)
+        notes.append(f"leaderboard not updated: {err}")
+        return None
+    return db_path
+
+
+def _write_results(path: Path, record: dict) -> Path:
+    try:
+        return write_json(path, record)
+    except OSError as err:
+        raise OutputError(
+            f"cannot write {err.filename or path}: {err.strerror or err} (set "
+            "hydra.run.dir=<a writable folder>)"
+        ) from None
 
 
 def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
     """Run one configuration end to end; returns flat metrics and the objects built."""
     start = time.perf_counter()
-    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    settings = CostSettings.from_config(_plain(cfg.get("cost")))  # checked before any work
-    model_cfg = _model_config(cfg)
-    model = build_model(model_cfg)
-    hw = hardware_from_dict(_plain(cfg.hw), str(cfg.hw_name))
+    notes: list[str] = []  # problems that do not lose the run, printed after its summary
+    run = load_settings(cfg)  # the edge: every group checked before any work
+    run.trainer.check_available()
+    pl.seed_everything(run.top.seed, workers=True, verbose=False)
+    model = build_model(run.model)
     data = None
-    if cfg.mode == "eval":
-        data = build_data(_plain(cfg.data), data_config(model_cfg, model))
-    elif cfg.mode != "cost":
-        raise ValueError(f"mode must be 'eval' or 'cost', got {cfg.mode!r}")
-    profile = _profile(model, model_cfg, data, settings)
+    if run.top.mode == "eval":
+        data = build_data(run.data, data_config(run.model, model))
+    profile = _profile(model, run.model, data, run.top.cost)
     context = PlanContext(
-        hw=hw, profile=profile, data=data, task=str(cfg.model.task), seed=int(cfg.seed),
-        output_dir=Path(cfg.output_dir), progress=progress_enabled(),
+        hw=run.hw, profile=profile, data=data, task=run.model.task, seed=run.top.seed,
+        output_dir=Path(run.top.output_dir), progress=progress_enabled(),
     )  # fmt: skip
-    plan = build_plan(_plain(cfg.tasd), model, context)
+    plan = build_plan(run.tasd, model, context)
 
     dense = None
     if data is not None:  # before surgery: the dense model is evaluated (or read back) as is
-        dense = dense_accuracy(cfg, model_cfg, lambda: validate(cfg, model, data))
-    reports = apply_tasd_(model, plan)
+        dense = dense_accuracy(cfg, run.model, lambda: validate(cfg, run, model, data), notes)
+    applied = apply_and_cost_(model, plan, run.hw, profile, strict=run.top.strict)
     try:
-        cost = estimate_cost(profile, effective_plan(plan, reports), hw, strict=bool(cfg.strict))
-        dense_cost = estimate_cost(profile, ModelPlan.dense(model), hw)
-        accuracy = None if data is None else validate(cfg, model, data, dense["predictions"])
+        accuracy = None if data is None else validate(cfg, run, model, data, dense["predictions"])
     finally:
         remove_tasd_(model)
 
     metrics, record = build_results(
-        cfg,
-        plan,
-        reports,
-        cost,
-        dense_cost,
-        accuracy,
-        dense,
-        time.perf_counter() - start,
-        {"cost": _cost_record(settings, data), **context.details},
-    )
-    write_json(Path(cfg.output_dir) / "results.json", record)
-    _record_in_leaderboard(cfg, record)
+        cfg, applied, accuracy, dense, time.perf_counter() - start,
+        {"cost": _cost_record(run.top.cost, data), **context.details},
+    )  # fmt: skip
+    results = _write_results(Path(run.top.output_dir) / "results.json", record)
+    board = _record_in_leaderboard(run.top.leaderboard_db, record, notes)
     print_summary(record)
-    objects = {"model": model, "plan": plan, "profile": profile, "cost": cost}
-    objects.update({"dense_cost": dense_cost, "reports": reports, "record": record})
+    print_paths(results, board)
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
+    objects = {"model": model, "plan": plan, "profile": profile, "cost": applied.cost}
+    objects.update({"dense_cost": applied.dense_cost, "reports": applied.reports})
+    objects.update({"record": record, "settings": run})
     return metrics, objects

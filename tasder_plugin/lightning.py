@@ -1,8 +1,10 @@
 """TASDCallback: TASD and hardware cost for ANY Lightning Trainer, with no change to the module.
 
 At validation/test start the callback profiles one batch, applies the plan to the module's model
-in place, and costs it on the hardware (and dense); at the end of the epoch it logs ``hw/*`` and
-``tasd/*`` next to the module's own metrics and restores the dense weights exactly.
+in place, and costs it on the hardware (and dense) through the same path as the harness
+(:func:`~tasder_plugin.pipeline.apply_and_cost_`); at the end of the epoch it logs the same
+``hw/*``, ``dense_hw/*`` and ``tasd/*`` metrics next to the module's own and restores the dense
+weights exactly.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from .hardware import HardwareSpec, estimate_cost, load_hardware
-from .nn import ModelPlan, apply_tasd_, effective_plan, remove_tasd_
+from .hardware import HardwareSpec, load_hardware
+from .nn import ModelPlan, remove_tasd_
+from .pipeline import apply_and_cost_
 from .profile import profile_model
 
 __all__ = ["TASDCallback"]
@@ -74,18 +77,8 @@ class TASDCallback(pl.Callback):
         if isinstance(example, torch.Tensor):
             example = example.to(pl_module.device)
         profile = profile_model(model, example, batch_size=self.batch_size)
-        reports = apply_tasd_(model, plan)
-        cost = estimate_cost(profile, effective_plan(plan, reports), self.hw, strict=self.strict)
-        vs = cost.vs(estimate_cost(profile, ModelPlan.dense(model), self.hw))
-        self.metrics = {
-            "hw/edp_js": cost.edp_js,
-            "hw/energy_j": cost.energy_j,
-            "hw/latency_s": cost.latency_s,
-            "hw/edp_reduction": vs.edp_reduction,
-            "hw/speedup": vs.speedup,
-            "tasd/layers_weights": float(sum(r.weights is not None for r in reports)),
-            "tasd/layers_activations": float(sum(r.activations is not None for r in reports)),
-        }
+        applied = apply_and_cost_(model, plan, self.hw, profile, strict=self.strict)
+        self.metrics = {name: float(value) for name, value in applied.metrics().items()}
 
     def _log(self, pl_module: pl.LightningModule) -> None:
         for name, value in self.metrics.items():

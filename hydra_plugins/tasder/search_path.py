@@ -8,7 +8,7 @@ or ``hw=flex8`` on its command line. The app's own groups come first and win.
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
-from .conf_location import conf_dir
+from tasder_plugin.conf_location import conf_dir
 
 
 class TASDERSearchPathPlugin(SearchPathPlugin):

@@ -1,5 +1,21 @@
-"""Datasets and datamodules the harness evaluates on."""
+"""Datasets and datamodules the harness evaluates on.
 
+Each data kind registers itself where it is defined; importing the kind modules here makes every
+kind available as soon as any part of the package is imported.
+"""
+
+from . import hf_datasets, loaders  # noqa: F401  (the data kinds register on import)
+from .common import DataError, EvalData, build_data, data_kinds, make_loader, register_data
 from .digits import DIGITS_CLASSES, DIGITS_IMAGE_SIZE, digits_splits
 
-__all__ = ["DIGITS_CLASSES", "DIGITS_IMAGE_SIZE", "digits_splits"]
+__all__ = [
+    "DIGITS_CLASSES",
+    "DIGITS_IMAGE_SIZE",
+    "DataError",
+    "EvalData",
+    "build_data",
+    "data_kinds",
+    "digits_splits",
+    "make_loader",
+    "register_data",
+]

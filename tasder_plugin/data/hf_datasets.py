@@ -10,14 +10,22 @@ raise :class:`DataError` naming what is missing and these ways to supply it.
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 
-from .loaders import DataError, EvalData, build_data, image_transform, make_loader, register_data
+from ..config import check
+from .common import (
+    DataConfig,
+    DataError,
+    EvalData,
+    build_data,
+    image_transform,
+    make_loader,
+    register_data,
+)
 
 __all__ = ["HFData", "load_split"]
 
@@ -27,12 +35,10 @@ __all__ = ["HFData", "load_split"]
 _PADDING = ("max_length", "longest")
 
 
-@dataclass(frozen=True)
-class HFData:
+@dataclass(frozen=True, kw_only=True)
+class HFData(DataConfig):
     """What ``conf/data/*.yaml`` holds for the ``hf_text`` and ``hf_image`` kinds."""
 
-    name: str
-    kind: str
     dataset: str | None = None  # hub id
     config: str | None = None  # hub config name (ignored for a local data.path)
     path: str | None = None  # a local copy, in place of the hub
@@ -41,33 +47,22 @@ class HFData:
     calib_size: int = 0  # the calibration split's first rows
     label_column: str = "label"
     limit: int | None = None  # evaluate on the first N rows when set
-    batch_size: int = 64
-    num_workers: int = 0
     text_columns: tuple[str, ...] = ()  # hf_text: one column, or two for sentence pairs
     max_length: int = 128  # hf_text: tokens per sequence, longer ones are truncated
     padding: str = "max_length"  # hf_text: or "longest" (per batch: faster, shapes vary)
     image_column: str = "image"  # hf_image
     root: str | None = None  # hf_image: a class-per-folder copy, in place of the dataset
 
-    @classmethod
-    def parse(cls, cfg: dict) -> HFData:
-        known = [f.name for f in fields(cls)]
-        for key in cfg:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise DataError(f"data={cfg.get('name')}: unknown option {key!r}{hint}")
-        spec = cls(**{**cfg, "text_columns": tuple(cfg.get("text_columns") or ())})
-        if spec.padding not in _PADDING:
-            raise DataError(f"data={spec.name}: data.padding must be one of {_PADDING}")
-        if spec.calib_split and spec.calib_split == spec.eval_split:
-            raise DataError(
-                f"data={spec.name}: data.calib_split must differ from data.eval_split "
-                f"({spec.eval_split!r}): a search must not see the samples it is scored on"
-            )
-        if not spec.dataset and not spec.path and not spec.root:
-            raise DataError(f"data={spec.name}: set data.dataset (a hub id) or data.path")
-        return spec
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(self.padding in _PADDING, "padding", f"must be one of {', '.join(_PADDING)}")
+        check(not self.calib_split or self.calib_split != self.eval_split, "calib_split",
+              f"must differ from data.eval_split ({self.eval_split!r}): a search must not see "
+              "the samples it is scored on")  # fmt: skip
+        check(bool(self.dataset or self.path or self.root), "dataset",
+              "is not set: set data.dataset (a hub id) or data.path (a local copy)")  # fmt: skip
+        check(self.calib_size >= 0, "calib_size", f"must be >= 0, got {self.calib_size}")
+        check(self.max_length >= 1, "max_length", f"must be >= 1, got {self.max_length}")
 
     def where(self) -> str:
         if self.path:
@@ -200,9 +195,8 @@ class _Tokenize:
         return dict(encoded), torch.tensor(labels), torch.tensor(index)
 
 
-@register_data("hf_text")
-def _hf_text(cfg: dict, model_cfg: dict) -> EvalData:
-    spec = HFData.parse(cfg)
+@register_data("hf_text", HFData)
+def _hf_text(spec: HFData, model_cfg: dict) -> EvalData:
     if not 1 <= len(spec.text_columns) <= 2:
         raise DataError(f"data={spec.name}: data.text_columns needs one or two column names")
     tokenizer = model_cfg.get("tokenizer")
@@ -217,8 +211,8 @@ def _hf_text(cfg: dict, model_cfg: dict) -> EvalData:
     rows = (spec.text_columns, spec.label_column)
     return EvalData(
         spec.name,
-        None if calib is None else make_loader(_TextRows(calib, *rows), cfg, collate),
-        make_loader(_TextRows(evaluation, *rows), cfg, collate),
+        None if calib is None else make_loader(_TextRows(calib, *rows), spec, collate),
+        make_loader(_TextRows(evaluation, *rows), spec, collate),
     )
 
 
@@ -239,19 +233,19 @@ class _ImageRows(Dataset):
         return self.transform(row[self.image_column].convert("RGB")), row[self.label_column]
 
 
-@register_data("hf_image")
-def _hf_image(cfg: dict, model_cfg: dict) -> EvalData:
-    spec = HFData.parse(cfg)
+@register_data("hf_image", HFData)
+def _hf_image(spec: HFData, model_cfg: dict) -> EvalData:
     if spec.root:  # a class-per-folder copy (e.g. ImageNet val) takes the dataset's place
-        folder = {k: v for k, v in cfg.items() if k in ("name", "root", "limit", "batch_size")}
-        return build_data({**folder, "kind": "imagefolder", "num_workers": spec.num_workers},
-                          model_cfg)  # fmt: skip
+        folder = {"name": spec.name, "kind": "imagefolder", "root": spec.root,
+                  "limit": spec.limit, "batch_size": spec.batch_size,
+                  "num_workers": spec.num_workers}  # fmt: skip
+        return build_data(folder, model_cfg)
     columns = [spec.image_column, spec.label_column]
     calib, evaluation = _splits(spec, columns, model_cfg.get("num_classes"))
     transform = image_transform(model_cfg)
     rows = (spec.image_column, spec.label_column, transform)
     return EvalData(
         spec.name,
-        None if calib is None else make_loader(_ImageRows(calib, *rows), cfg),
-        make_loader(_ImageRows(evaluation, *rows), cfg),
+        None if calib is None else make_loader(_ImageRows(calib, *rows), spec),
+        make_loader(_ImageRows(evaluation, *rows), spec),
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..tasd.patterns import NMPattern
 
 __all__ = ["covers", "cover", "k_eff", "metadata_bits"]
@@ -55,4 +56,4 @@ def metadata_bits(fmt: str, pattern: NMPattern | None, block: int = 8) -> float:
         return float((block - 1).bit_length())
     if fmt == "bitmap":
         return float(pattern.m) / pattern.n
-    raise ValueError(f"unknown metadata format {fmt!r}")
+    raise ConfigError(f"unknown metadata format {fmt!r}")

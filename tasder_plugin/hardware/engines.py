@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..registry import Registry
 from .cover import k_eff
 from .dataflows import get_dataflow
@@ -104,9 +105,9 @@ class BlockDualEngine(Engine):
 
     def check(self, sparsity) -> None:
         if len(sparsity.weights) != 1:
-            raise ValueError("sparsity.weights: block_dual needs one bound pattern")
+            raise ConfigError("sparsity.weights: block_dual needs one bound pattern")
         if sparsity.weights[0].m != sparsity.block:
-            raise ValueError("sparsity.weights: bound must use m = block")
+            raise ConfigError("sparsity.weights: bound must use m = block")
 
     def weight_terms(self, sparsity, terms, reasons, row):
         """Weights are bounded at n:B: a dense weight side runs as ceil(B/n) exact passes, or

@@ -8,11 +8,15 @@ is recorded; with ``strict=True`` the same situations raise a one-line ValueErro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..tasd.patterns import NMPattern, TASDSeries
+from ..errors import ConfigError
+from ..tasd.patterns import NMPattern, Side, TASDSeries
 from .cover import cover
 from .engines import get_engine
-from .spec import HardwareSpec
+
+if TYPE_CHECKING:  # annotations only: spec validates names against the modules importing it
+    from .spec import HardwareSpec
 
 __all__ = ["Pass", "LayerMapping", "map_layer"]
 
@@ -47,12 +51,12 @@ class _Mapper:
 
     def note(self, message: str) -> None:
         if self.strict:
-            raise ValueError(
+            raise ConfigError(
                 f"layer {self.fqn!r} cannot run exactly on {self.hw.name!r}: {message}"
             )
         self.reasons.append(message)
 
-    def side(self, side: str, series: TASDSeries | None, row: int | None) -> list:
+    def side(self, side: Side, series: TASDSeries | None, row: int | None) -> list:
         """Hardware patterns for each term of one side; ``[None]`` when the side runs dense."""
         sp = self.hw.sparsity
         if series is None:
@@ -62,7 +66,7 @@ class _Mapper:
             return [None]
         if get_engine(sp.engine).runs_any_pattern:
             return list(series.patterns)
-        supported = sp.weights if side == "W" else sp.activations
+        supported = sp.weights if side == Side.W else sp.activations
         mapped = [cover(p, supported) for p in series]
         if any(m is None for m in mapped):
             bad = next(p for p, m in zip(series, mapped, strict=True) if m is None)
@@ -94,14 +98,14 @@ def map_layer(
     if not is_weight_gemm and (plan_w is not None or plan_a is not None):
         mapper.note("activation GEMM (no weight operand): runs dense")
         plan_w = plan_a = None
-    w_terms = mapper.side("W", plan_w, row)
-    a_terms = mapper.side("A", plan_a, row)
+    w_terms = mapper.side(Side.W, plan_w, row)
+    a_terms = mapper.side(Side.A, plan_a, row)
     sp = hw.sparsity
     engine = get_engine(sp.engine)
     w_terms = engine.weight_terms(sp, w_terms, mapper.reasons, row)
     if not sp.dual and w_terms != [None] and a_terms != [None]:
         keep_w = _density(w_terms) <= _density(a_terms)  # work of each option, in dense passes
-        dropped = "A" if keep_w else "W"
+        dropped = Side.A if keep_w else Side.W
         mapper.note(f"one compressed operand per layer: {dropped} ran dense")
         if keep_w:
             a_terms = [None]
@@ -109,8 +113,8 @@ def map_layer(
             w_terms = [None]
     transposed = False
     if engine.one_port and not sp.dual:  # the compressed side on the compressed port
-        side = "A" if a_terms != [None] else "W" if w_terms != [None] else None
-        transposed = side == ("A" if sp.compressed_port == "column" else "W")
+        side = Side.A if a_terms != [None] else Side.W if w_terms != [None] else None
+        transposed = side == (Side.A if sp.compressed_port == "column" else Side.W)
     w_plan = list(plan_w.patterns) if plan_w is not None and w_terms != [None] else [None]
     a_plan = list(plan_a.patterns) if plan_a is not None and a_terms != [None] else [None]
     if len(w_plan) != len(w_terms):  # an engine ran dense weights as several passes

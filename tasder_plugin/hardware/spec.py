@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import ConfigError
 from ..tasd.patterns import NMPattern
 
 __all__ = [
@@ -35,7 +36,7 @@ OPERANDS = ("weights", "activations", "outputs", "metadata")
 
 def _check(ok: bool, message: str) -> None:
     if not ok:
-        raise ValueError(message)
+        raise ConfigError(message)
 
 
 def _registry(kind: str):

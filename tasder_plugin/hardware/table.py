@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..tasd.patterns import TASDSeries
 from .cover import metadata_bits
 from .mapping import LayerMapping, map_layer
-from .spec import HardwareSpec
+
+if TYPE_CHECKING:  # annotations only: spec validates names against the modules importing it
+    from .spec import HardwareSpec
 
 __all__ = ["CandidateTable", "build_table"]
 

@@ -27,12 +27,15 @@ accumulator width (written and read back once per extra chunk).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .dataflows import ceil_div
 from .shapes import LayerShape
-from .spec import HardwareSpec
+
+if TYPE_CHECKING:  # annotations only: spec validates names against the modules importing it
+    from .spec import HardwareSpec
 
 __all__ = ["JobTraffic", "InputTiling", "input_tiling", "job_traffic"]
 

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from timm.models import register_model
 from torch import nn
 
+from ..errors import ConfigError
+
 __all__ = ["CifarResNet"]
 
 
@@ -40,7 +42,9 @@ class CifarResNet(nn.Module):
     def __init__(self, depth: int = 20, num_classes: int = 10, in_chans: int = 3):
         super().__init__()
         if depth < 8 or (depth - 2) % 6:
-            raise ValueError(f"a CIFAR ResNet has 6n + 2 layers (20, 32, 44, 56, 110), got {depth}")
+            raise ConfigError(
+                f"a CIFAR ResNet has 6n + 2 layers (20, 32, 44, 56, 110), got {depth}"
+            )
         blocks = (depth - 2) // 6
         self.conv1 = nn.Conv2d(in_chans, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
@@ -67,7 +71,7 @@ class CifarResNet(nn.Module):
 
 def _create(depth: int, pretrained: bool, kwargs: dict) -> CifarResNet:
     if pretrained:
-        raise ValueError(
+        raise ConfigError(
             f"cifar_resnet{depth} has no pretrained weights: use pretrained=False and load a "
             "checkpoint (model.checkpoint=...)"
         )

@@ -1,10 +1,11 @@
 """What a model tells its data builder: timm's preprocessing config, its tokenizer or image
 processor, its classes.
 
-The data builders (``tasder_plugin.data``) stay model-agnostic; this is the one place that knows
-which model source needs which preprocessing. A tokenizer or HuggingFace image processor comes
-from the same place as the model (hub id, ``save_pretrained`` directory, or a packaged model), so
-it fails the same way offline: one :class:`ModelLoadError` saying how to supply a local copy.
+The data builders (``tasder_plugin.data``) stay model-agnostic; each model source's adapter says
+what its models need (``ModelAdapter.preprocessing``). A tokenizer or HuggingFace image processor
+comes from the same place as the model (hub id, ``save_pretrained`` directory, or a packaged
+model), so it fails the same way offline: one :class:`ModelLoadError` saying how to supply a
+local copy.
 HuggingFace image classifiers get their own processor (its size, crop, resampling, mean and std:
 ViT normalises with 0.5, not ImageNet's statistics), never timm's defaults.
 """
@@ -16,11 +17,10 @@ from pathlib import Path
 
 from torch import nn
 
-from .adapters import HF_SUPPLY, ModelConfig, ModelLoadError, offline_error, packaged_model_path
+from .adapters import ADAPTERS, HF_SUPPLY, ModelConfig, ModelLoadError, offline_error
 
 __all__ = ["data_config", "load_image_processor", "load_tokenizer", "num_classes"]
 
-TEXT_TASKS = ("text-classification", "embedding")
 # What tokenizer.save_pretrained writes, or what older tokenizers ship with alone.
 _TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.txt", "vocab.json",
                     "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")  # fmt: skip
@@ -28,22 +28,13 @@ _TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.txt", "voc
 
 def data_config(model_cfg: ModelConfig, model: nn.Module) -> dict:
     """The preprocessing facts the data builders need for ``model`` (may be empty):
-    ``data_config`` (timm transforms), ``tokenizer`` (text models), ``image_processor``
-    (HuggingFace image models), ``num_classes``."""
+    ``num_classes``, and what its adapter says (``data_config`` for timm transforms,
+    ``tokenizer`` for text models, ``image_processor`` for HuggingFace image models)."""
     out: dict = {}
     classes = num_classes(model_cfg, model)
     if classes is not None:
         out["num_classes"] = classes
-    if model_cfg.source == "packaged_hf":
-        out["tokenizer"] = load_tokenizer(packaged_model_path(model_cfg), model_cfg)
-    elif model_cfg.source == "hf" and model_cfg.task in TEXT_TASKS:
-        out["tokenizer"] = load_tokenizer(_hf_source(model_cfg), model_cfg)
-    elif model_cfg.source == "hf" and model_cfg.task == "image-classification":
-        out["image_processor"] = load_image_processor(_hf_source(model_cfg), model_cfg)
-    elif model_cfg.source == "timm":
-        import timm.data
-
-        out["data_config"] = timm.data.resolve_data_config({}, model=model)
+    out.update(ADAPTERS.get(model_cfg.source).preprocessing(model_cfg, model))
     return out
 
 
@@ -52,18 +43,12 @@ def num_classes(model_cfg: ModelConfig, model: nn.Module) -> int | None:
     HuggingFace ``config.num_labels``); None for models that do not classify."""
     if model_cfg.num_classes is not None:
         return int(model_cfg.num_classes)
-    if model_cfg.task == "embedding":
+    if not model_cfg.task.classifies:
         return None
     found = getattr(model, "num_classes", None)
     if found is None:
         found = getattr(getattr(model, "config", None), "num_labels", None)
     return None if found is None else int(found)
-
-
-def _hf_source(model_cfg: ModelConfig) -> str | Path:
-    """Where the tokenizer lives: the ``save_pretrained`` directory when given, else the hub."""
-    local = Path(model_cfg.checkpoint).expanduser() if model_cfg.checkpoint else None
-    return local if local is not None and local.is_dir() else model_cfg.architecture
 
 
 def load_tokenizer(source: str | Path, model_cfg: ModelConfig):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..nn import gemm_layer_names
 
 __all__ = ["apply_masks_", "global_magnitude_masks", "weight_sparsity"]
@@ -23,7 +24,7 @@ def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
 def global_magnitude_masks(model: nn.Module, sparsity: float) -> dict[str, torch.Tensor]:
     """Keep masks zeroing the ``sparsity`` fraction of smallest |w| over all GEMM weights."""
     if not 0.0 <= sparsity < 1.0:
-        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+        raise ConfigError(f"sparsity must be in [0, 1), got {sparsity}")
     weights = _weights(model)
     magnitudes = torch.cat([w.detach().abs().flatten() for w in weights.values()])
     count = int(round(sparsity * magnitudes.numel()))

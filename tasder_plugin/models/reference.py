@@ -1,9 +1,10 @@
 """The project's own offline reference models: timm test architectures trained on digits.
 
 ``reference_resnet`` is timm ``test_resnet`` and ``reference_vit`` timm ``test_vit`` (patch 4 at
-32x32), both with one input channel and ten classes, trained on the digits ``train`` split by
-``python -m tasder_plugin.models.train_reference``, which reproduces the committed checkpoints
+32x32), both with one input channel and ten classes, trained on the digits ``train`` split
 (safetensors, with a JSON card recording the command, seed, versions and accuracy).
+``python -m tasder_plugin.models.train_reference`` retrains them deterministically (one thread:
+the same bytes on one machine; another CPU's kernels may give other bytes).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from ..data.digits import DIGITS_CLASSES, DIGITS_IMAGE_SIZE
+from ..errors import ConfigError, MissingFileError
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 
@@ -72,7 +74,7 @@ REFERENCE_MODELS.update(
 
 def _spec(name: str) -> ReferenceSpec:
     if name not in REFERENCE_MODELS:
-        raise ValueError(f"unknown reference model {name!r}; known: {sorted(REFERENCE_MODELS)}")
+        raise ConfigError(f"unknown reference model {name!r}; known: {sorted(REFERENCE_MODELS)}")
     return REFERENCE_MODELS[name]
 
 
@@ -84,7 +86,7 @@ def model_card(name: str) -> dict:
     """The JSON card written next to a checkpoint by the training command."""
     path = checkpoint_path(name).with_suffix(".json")
     if not path.is_file():
-        raise FileNotFoundError(f"no model card for {name!r} at {path}")
+        raise MissingFileError(f"no model card for {name!r} at {path}")
     return json.loads(path.read_text())
 
 
@@ -94,9 +96,10 @@ def build_reference(name: str, pretrained: bool = True) -> torch.nn.Module:
     if pretrained:
         path = checkpoint_path(name)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"reference checkpoint {path} is missing; recreate it with "
-                f"`python -m tasder_plugin.models.train_reference --model {name}`"
+                f"`python -m tasder_plugin.models.train_reference --model {name} "
+                f"--out {path.parent}`"
             )
         model.load_state_dict(load_file(path))
     return model.eval()

@@ -1,35 +1,73 @@
-"""Train the reference digits models and write their checkpoints (reproducible, CPU, minutes).
+"""Train the reference digits models and write their checkpoints (deterministic, CPU, minutes).
 
-    python -m tasder_plugin.models.train_reference [--model reference_resnet] [--epochs N]
+    python -m tasder_plugin.models.train_reference [--model NAME ...] [--out DIR] [--overwrite]
 
-Sparse variants (``reference_resnet_sp80`` ...) start from the committed dense checkpoint, are
-pruned gradually to their global magnitude sparsity and fine-tuned with the masks fixed.
+Training runs on the CPU under a fixed thread count (``--threads``, default 1) whatever the
+caller's ``torch.get_num_threads()``: CPU kernels split their reductions (convolution weight
+gradients, matmuls, sums) by thread, so the rounding, and after a few hundred steps the weights,
+depend on the thread count. With it fixed, one command writes the same bytes on one machine;
+another CPU or library version may pick other kernels and write others.
 
-Writes ``checkpoints/<name>.safetensors`` and ``<name>.json`` (command, seed, versions, dense
-top-1 on the eval split) atomically, and fails if the accuracy is below the model's bar.
+Sparse variants (``reference_resnet_sp80`` ...) start from their dense base: ``DIR/<base>`` when
+it is there (trained in the same run, say), else the committed checkpoint. They are pruned
+gradually to their global magnitude sparsity and fine-tuned with the masks fixed.
+
+Writes ``DIR/<name>.safetensors`` and ``<name>.json`` (command, seed, threads, versions, top-1 on
+the eval and calib splits) atomically, and fails if the eval top-1 is below the model's bar.
+The committed checkpoints (the package's ``checkpoints/`` folder) are replaced only with
+``--overwrite``: other results in the project were measured on them.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import timm
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
-from torch.utils.data import DataLoader
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, TensorDataset
 
 from ..atomic_io import write_atomic, write_text_atomic
 from ..data.digits import digits_splits
+from ..errors import ConfigError, MissingFileError
 from .pruning import apply_masks_, global_magnitude_masks, weight_sparsity
-from .reference import REFERENCE_MODELS, build_reference, checkpoint_path
+from .reference import CHECKPOINT_DIR, REFERENCE_MODELS, checkpoint_path
 
 _COMMAND = "python -m tasder_plugin.models.train_reference"
+DEFAULT_OUT = Path("reference_checkpoints")
+
+
+@contextmanager
+def deterministic_cpu(threads: int) -> Iterator[None]:
+    """Fixed intra-op threads, deterministic kernels and a private RNG for the block.
+
+    The caller's thread count, deterministic-algorithms flag and global RNG state come back
+    afterwards, so training inside a test or a notebook leaves no trace.
+    """
+    if threads < 1:
+        raise ConfigError(f"threads must be >= 1, got {threads}")
+    saved = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        torch.set_num_threads(saved[0])
+        torch.use_deterministic_algorithms(saved[1], warn_only=saved[2])
 
 
 def accuracy(model: torch.nn.Module, dataset) -> float:
@@ -52,23 +90,33 @@ def _sparsity_at(epoch: int, epochs: int, target: float) -> float:
     return target * (1 - (1 - done) ** 3)
 
 
-def train(name: str, epochs: int, seed: int, lr: float) -> tuple[torch.nn.Module, dict]:
-    """Train a dense reference model from scratch, or prune a sparse one from its dense base."""
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _start(name: str, base: Path | None) -> tuple[torch.nn.Module, dict]:
+    """A fresh model (dense) or the dense base checkpoint (sparse), with where it came from."""
     spec = REFERENCE_MODELS[name]
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    splits = digits_splits()
-    model = spec.create() if spec.prune_from is None else build_reference(spec.prune_from)
-    masks = None
-    loader = DataLoader(splits["train"], batch_size=64, shuffle=True, generator=gen)
+    model = spec.create()
+    if spec.prune_from is None:
+        return model, {}
+    base = base or checkpoint_path(spec.prune_from)
+    if not base.is_file():
+        raise MissingFileError(f"{name} is pruned from {spec.prune_from}, missing at {base}")
+    model.load_state_dict(load_file(base))
+    return model, {"pruned_from": spec.prune_from, "pruned_from_sha256": _sha256(base)}
+
+
+def _fit(model, loader, epochs: int, lr: float, sparsity: float, gen: torch.Generator) -> None:
+    """AdamW with a one-cycle schedule; with ``sparsity``, gradual pruning and fixed masks."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=lr, total_steps=epochs * len(loader)
     )
-    start = time.perf_counter()
+    masks = None
     for epoch in range(epochs):
-        if spec.prune_from is not None:
-            masks = global_magnitude_masks(model, _sparsity_at(epoch, epochs, spec.sparsity))
+        if sparsity:
+            masks = global_magnitude_masks(model, _sparsity_at(epoch, epochs, sparsity))
             apply_masks_(model, masks)
         model.train()
         for x, y in loader:
@@ -79,52 +127,165 @@ def train(name: str, epochs: int, seed: int, lr: float) -> tuple[torch.nn.Module
             schedule.step()
             if masks is not None:
                 apply_masks_(model, masks)  # pruned weights stay zero
-    card = {
+
+
+def _card(name, epochs, seed, lr, threads, samples, train_samples) -> dict:
+    """What the model card records besides the results: the command that reproduces the run."""
+    options = f"--seed {seed} --lr {lr:g} --threads {threads}"
+    if samples is not None:
+        options += f" --samples {samples}"
+    return {
         "model": name,
         "architecture": REFERENCE_MODELS[name].architecture,
-        "command": f"{_COMMAND} --model {name} --epochs {epochs}",
+        "command": f"{_COMMAND} --model {name} --epochs {epochs} {options}",
         "epochs": epochs,
-        "pruned_from": spec.prune_from,
-        "weight_sparsity": weight_sparsity(model),
         "seed": seed,
         "lr": lr,
-        "train_seconds": round(time.perf_counter() - start, 1),
-        "eval_top1": accuracy(model, splits["eval"]),
-        "calib_top1": accuracy(model, splits["calib"]),
+        "threads": threads,
+        "train_samples": train_samples,
         "torch": torch.__version__,
         "timm": timm.__version__,
         "python": platform.python_version(),
     }
-    return model.eval(), card
 
 
-def save(model: torch.nn.Module, card: dict, name: str) -> Path:
-    path = checkpoint_path(name)
+def train(
+    name: str,
+    epochs: int,
+    seed: int,
+    lr: float,
+    *,
+    samples: int | None = None,
+    threads: int = 1,
+    base: Path | None = None,
+) -> tuple[torch.nn.Module, dict]:
+    """Train a dense reference model from scratch, or prune a sparse one from ``base``.
+
+    ``samples`` keeps the first N training images (quick smoke runs); ``base`` defaults to the
+    committed dense checkpoint. Same arguments, same machine: bit-identical weights.
+    """
+    spec = REFERENCE_MODELS[name]
+    splits = digits_splits()
+    data = splits["train"]
+    if samples is not None:
+        data = TensorDataset(*(t[:samples] for t in data.tensors))
+    with deterministic_cpu(threads):
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)
+        model, provenance = _start(name, base)
+        loader = DataLoader(data, batch_size=64, shuffle=True, generator=gen)
+        start = time.perf_counter()
+        _fit(model, loader, epochs, lr, spec.sparsity if spec.prune_from else 0.0, gen)
+        seconds = time.perf_counter() - start
+        top1 = {f"{split}_top1": accuracy(model, splits[split]) for split in ("eval", "calib")}
+    card = _card(name, epochs, seed, lr, threads, samples, len(data))
+    return model.eval(), {
+        **card,
+        **provenance,
+        "weight_sparsity": weight_sparsity(model),
+        "train_seconds": round(seconds, 1),
+        **top1,
+    }
+
+
+def save(model: torch.nn.Module, card: dict, name: str, out: Path = DEFAULT_OUT) -> Path:
+    """Write ``out/<name>.safetensors`` and its JSON card, each atomically."""
+    path = Path(out) / f"{name}.safetensors"
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     write_atomic(path, lambda tmp: save_file(state, tmp))
     write_text_atomic(path.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
     return path
 
 
+def _committed_in(out: Path, names: list[str]) -> list[str]:
+    """The committed checkpoints a run into ``out`` would replace."""
+    if not out.is_dir() or out.resolve() != CHECKPOINT_DIR.resolve():
+        return []
+    return [n for n in names if (out / f"{n}.safetensors").exists()]
+
+
+def _positive(text: str) -> int:
+    value = int(text) if text.strip().isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_COMMAND,
+        description=__doc__.split("\n\n")[0],
+        epilog=f"The committed checkpoints live in {CHECKPOINT_DIR}.",
+    )
+    add = parser.add_argument
+    add(
+        "--model",
+        metavar="NAME",
+        choices=sorted(REFERENCE_MODELS),
+        action="append",
+        help=f"repeatable (default: all): {', '.join(sorted(REFERENCE_MODELS))}",
+    )
+    add(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"folder for <NAME>.safetensors and <NAME>.json (default: ./{DEFAULT_OUT})",
+    )
+    add(
+        "--overwrite",
+        action="store_true",
+        help="allow --out to be the committed checkpoint folder and replace its files",
+    )
+    add("--epochs", metavar="N", type=_positive, help="default: 30 resnet, 80 vit, 12 sparse")
+    add("--seed", type=int, default=0, help="default: 0")
+    add("--lr", type=float, help="peak learning rate (default: 3e-3 dense, 1e-3 pruning)")
+    add(
+        "--threads",
+        metavar="N",
+        type=_positive,
+        default=1,
+        help="CPU threads to train with, whatever the caller's; bytes depend on it (default: 1)",
+    )
+    add(
+        "--samples",
+        metavar="N",
+        type=_positive,
+        help="train on the first N training images only, for smoke runs (default: all)",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=sorted(REFERENCE_MODELS), action="append")
-    parser.add_argument("--epochs", type=int, help="default: the model's train_epochs")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lr", type=float, help="default: 3e-3 (dense), 1e-3 (pruning)")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
+    names = args.model or sorted(REFERENCE_MODELS)  # dense bases sort before their variants
+    committed = _committed_in(args.out, names)
+    if committed and not args.overwrite:
+        print(
+            f"train_reference: refusing to overwrite the committed checkpoints {committed} in "
+            f"{args.out}; pass --overwrite, or write elsewhere with --out DIR",
+            file=sys.stderr,
+        )
+        return 2
     status = 0
-    for name in args.model or sorted(REFERENCE_MODELS):
-        epochs = args.epochs or REFERENCE_MODELS[name].train_epochs
-        lr = args.lr or (3e-3 if REFERENCE_MODELS[name].prune_from is None else 1e-3)
-        model, card = train(name, epochs, args.seed, lr)
-        bar = REFERENCE_MODELS[name].min_accuracy
+    for name in names:
+        spec = REFERENCE_MODELS[name]
+        epochs = args.epochs or spec.train_epochs
+        lr = args.lr or (3e-3 if spec.prune_from is None else 1e-3)
+        local = args.out / f"{spec.prune_from}.safetensors"
+        base = local if spec.prune_from and local.is_file() else None
+        model, card = train(
+            name, epochs, args.seed, lr, samples=args.samples, threads=args.threads, base=base
+        )
         print(json.dumps(card))
-        if card["eval_top1"] < bar:
-            print(f"{name}: eval top-1 {card['eval_top1']:.4f} is below {bar}", file=sys.stderr)
+        if card["eval_top1"] < spec.min_accuracy:
+            print(
+                f"{name}: eval top-1 {card['eval_top1']:.4f} is below {spec.min_accuracy}",
+                file=sys.stderr,
+            )
             status = 1
             continue
-        print(f"wrote {save(model, card, name)}")
+        print(f"wrote {save(model, card, name, args.out)}")
     return status
 
 

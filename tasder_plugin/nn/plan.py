@@ -21,6 +21,8 @@ import yaml
 from torch import nn
 
 from ..atomic_io import write_text_atomic
+from ..config.coerce import FieldError
+from ..errors import ConfigError, MissingFileError
 from ..tasd import TASDSeries
 from .layers import layer_kind
 
@@ -69,20 +71,35 @@ def _closest(name: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
+def check_selectors(selectors: Iterable[str], what: str) -> None:
+    """Every selector is a name or a ``re:`` regex that compiles (checked before any work)."""
+    for selector in selectors:
+        if not isinstance(selector, str):
+            raise FieldError(what, f"entry {selector!r} is not a layer name or 're:' regex")
+        if selector.startswith("re:"):
+            try:
+                re.compile(selector[3:])
+            except re.error as err:
+                raise FieldError(
+                    what, f"entry {selector!r} is not a valid regular expression ({err})"
+                ) from None
+
+
 def _select(names: list[str], selectors: Iterable[str], what: str, strict_regex: bool) -> set[str]:
     """Names matched by fqn / ``re:`` selectors; an unknown fqn is an error naming close ones."""
+    check_selectors(selectors, what)
     chosen: set[str] = set()
     for selector in selectors:
         if selector.startswith("re:"):
             pattern = re.compile(selector[3:])
             hits = {n for n in names if pattern.fullmatch(n)}
             if strict_regex and not hits:
-                raise ValueError(f"{what} {selector!r} matches no GEMM layer of the model")
+                raise ConfigError(f"{what} {selector!r} matches no GEMM layer of the model")
             chosen |= hits
         elif selector in names:
             chosen.add(selector)
         else:
-            raise ValueError(
+            raise ConfigError(
                 f"{what} {selector!r} is not a GEMM layer of the model{_closest(selector, names)}"
             )
     return chosen
@@ -169,7 +186,7 @@ class ModelPlan(Mapping[str, LayerPlan]):
         known = set(names)
         for name in self._layers:
             if name not in known:
-                raise ValueError(
+                raise ConfigError(
                     f"plan names layer {name!r}, which is not a GEMM layer of the model"
                     f"{_closest(name, names)}"
                 )
@@ -183,25 +200,25 @@ class ModelPlan(Mapping[str, LayerPlan]):
     @classmethod
     def from_dict(cls, data: Mapping) -> ModelPlan:
         if not isinstance(data, Mapping) or not isinstance(data.get("layers"), Mapping):
-            raise ValueError("a TASD plan is a mapping with a 'layers' mapping")
+            raise ConfigError("a TASD plan is a mapping with a 'layers' mapping")
         if data.get("version", _FORMAT_VERSION) != _FORMAT_VERSION:
-            raise ValueError(f"unsupported TASD plan version {data.get('version')!r}")
+            raise ConfigError(f"unsupported TASD plan version {data.get('version')!r}")
         layers = {}
         for name, entry in data["layers"].items():
             entry = entry or {}
             unknown = set(entry) - {"weights", "activations"}
             if unknown:
-                raise ValueError(f"layer {name!r}: unknown plan keys {sorted(unknown)}")
+                raise ConfigError(f"layer {name!r}: unknown plan keys {sorted(unknown)}")
             for key in ("weights", "activations"):
                 if isinstance(entry.get(key), int):
-                    raise ValueError(
+                    raise ConfigError(
                         f"layer {name!r}: {key} is the number {entry[key]}; YAML 1.1 reads an "
                         "unquoted n:m such as 2:4 as a base-60 number: quote it ('2:4')"
                     )
             try:
                 layers[name] = LayerPlan(entry.get("weights"), entry.get("activations"))
             except ValueError as err:
-                raise ValueError(f"layer {name!r}: {err}") from None
+                raise ConfigError(f"layer {name!r}: {err}") from None
         return cls(layers)
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -213,14 +230,14 @@ class ModelPlan(Mapping[str, LayerPlan]):
     def load(cls, path: str | os.PathLike) -> ModelPlan:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"TASD plan file not found: {path}")
+            raise MissingFileError(f"TASD plan file not found: {path}")
         suffix = path.suffix.lower()
         _dump({}, suffix)  # validates the suffix
         text = path.read_text()
         try:
             data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
         except (json.JSONDecodeError, yaml.YAMLError) as err:
-            raise ValueError(f"cannot parse TASD plan {path}: {err}") from None
+            raise ConfigError(f"cannot parse TASD plan {path}: {err}") from None
         return cls.from_dict(data)
 
 
@@ -229,4 +246,6 @@ def _dump(data: dict, suffix: str) -> str:
         return json.dumps(data, indent=2) + "\n"
     if suffix in (".yaml", ".yml"):
         return yaml.safe_dump(data, sort_keys=False)
-    raise ValueError(f"a TASD plan file must end in .yaml, .yml or .json, got {suffix or 'none'!r}")
+    raise ConfigError(
+        f"a TASD plan file must end in .yaml, .yml or .json, got {suffix or 'none'!r}"
+    )

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..tasd import TASDSeries, approximate
+from ..tasd.patterns import Side
 from .layers import LayerKind, layer_kind, weight_transform_reason
 from .plan import LayerPlan, ModelPlan
 
@@ -98,10 +99,10 @@ def approximate_input(
     return approximate(x, series, dim=kind.input_dim, out=out)
 
 
-def unsupported_reason(module: nn.Module, series: TASDSeries, side: str) -> str | None:
-    """Why surgery would leave ``side`` ("W" or "A") of ``module`` dense under ``series``."""
+def unsupported_reason(module: nn.Module, series: TASDSeries, side: Side) -> str | None:
+    """Why surgery would leave ``side`` of ``module`` dense under ``series``."""
     kind = layer_kind(module)
-    if side == "W" and (reason := weight_transform_reason(module)):
+    if side == Side.W and (reason := weight_transform_reason(module)):
         return reason
     return series.narrow_row_reason(kind.channels_per_group(module), side)
 
@@ -122,7 +123,7 @@ def _activation_hook(series: TASDSeries, kind: LayerKind, groups: int):
 
 
 def _apply_weights(fqn, module, kind, series, state, reasons) -> str | None:
-    reason = unsupported_reason(module, series, "W")
+    reason = unsupported_reason(module, series, Side.W)
     if reason:
         reasons.append(reason)
         return None
@@ -130,14 +131,14 @@ def _apply_weights(fqn, module, kind, series, state, reasons) -> str | None:
     try:
         folded = approximate(weight.detach(), series, dim=kind.weight_dim)
     except ValueError as err:
-        raise ValueError(f"layer {fqn!r} weight: {err}") from None
+        raise type(err)(f"layer {fqn!r} weight: {err}") from None
     state.original_weight = weight.data
     weight.data = folded
     return str(series)
 
 
 def _apply_activations(module, kind, series, state, reasons) -> str | None:
-    reason = unsupported_reason(module, series, "A")
+    reason = unsupported_reason(module, series, Side.A)
     if reason:
         reasons.append(reason)
         return None

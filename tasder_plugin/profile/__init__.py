@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..errors import ConfigError
 from ..nn.layers import layer_kind
 from ..progress import progress_enabled
 from ..tasd.patterns import NMPattern
@@ -141,9 +142,9 @@ def profile_model(
     stats_call = None
     if batch_size is not None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if _batch_size(*call) is None:
-            raise ValueError("batch_size needs an example batch with a tensor (its dim 0)")
+            raise ConfigError("batch_size needs an example batch with a tensor (its dim 0)")
         call, stats_call = _resized(call, batch_size), call
     for m in block_sizes:
         NMPattern(1, m)  # validates the block size before the model runs

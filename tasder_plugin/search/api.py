@@ -15,15 +15,17 @@ import torch
 from torch import nn
 
 from ..atomic_io import write_text_atomic
+from ..config import replace_options
 from ..hardware import load_hardware
 from ..hardware.spec import HardwareSpec
 from ..nn import ModelPlan, select_layers
 from ..profile import profile_model
-from . import tasder as _tasder  # noqa: F401  (registers the tasder strategy)
+from ..tasks import Task
 from .calibration import Calibration, take_samples
 from .candidates import side_spaces
 from .evaluator import PlanEvaluator, to_plan
 from .objective import get_objective
+from .options import SearchOptions
 from .scoring import get_scorer
 from .space import build_space
 from .strategies import STRATEGIES, SearchContext
@@ -44,21 +46,10 @@ class SearchResult:
         return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def _check_args(max_drop: float, strategy: str, max_terms: int, max_candidates: int) -> None:
-    if not max_drop >= 0:
-        raise ValueError(f"max_drop is a budget (a fraction, e.g. 0.01 = 1 point): got {max_drop}")
-    if strategy not in STRATEGIES:
-        raise ValueError(
-            f"unknown search strategy {strategy!r}; choose one of {sorted(STRATEGIES)}"
-        )
-    if max_terms < 1 or max_candidates < 1:
-        raise ValueError("max_terms and max_candidates must be >= 1")
-
-
-def _calibration(calib, task: str, holdout: float, seed: int) -> Calibration:
+def _calibration(calib, task: Task, holdout: float, seed: int) -> Calibration:
     if isinstance(calib, Calibration):
         return calib
-    return Calibration.from_batches(calib, holdout=holdout, seed=seed, labelled=task != "embedding")
+    return Calibration.from_batches(calib, holdout=holdout, seed=seed, labelled=task.classifies)
 
 
 def _layer_log(space, choice: list[int]) -> list[dict]:
@@ -102,81 +93,67 @@ def run_search(
     model: nn.Module,
     calib,
     hw: HardwareSpec | str,
+    options: SearchOptions | None = None,
     *,
-    max_drop: float = 0.01,
-    strategy: str = "tasder",
-    objective: str = "edp",
-    task: str = "classification",
-    max_terms: int = 2,
-    max_candidates: int = 4,
-    holdout: float = 0.3,
-    sensitivity_samples: int = 128,
-    refine_trials: int | None = None,
-    confidence: float = 1.0,
-    targets=None,
-    ignore=(),
+    task: Task | str = "classification",
     profile=None,
-    cost_batch_size: int = 1,
-    stats_samples: int = 32,
     seed: int = 0,
     progress: bool = False,
+    **overrides,
 ) -> SearchResult:
     """Search a plan for ``model`` on ``hw`` (see the strategies' docstrings and the README).
 
     ``calib``: a DataLoader (or any iterable) of ``(inputs, labels, ...)`` batches, or a
-    :class:`Calibration`; ``max_drop``: the allowed drop of the calibration metric (top-1 for
-    classifiers, as a fraction); ``profile``: the :func:`profile_model` the cost is computed on
-    (default: the shapes of ``cost_batch_size`` samples, the input statistics of the first
-    ``stats_samples`` calibration samples).
+    :class:`Calibration`; ``options`` / ``overrides``: :class:`SearchOptions` fields (e.g.
+    ``max_drop=0.01``: the allowed drop of the calibration metric, top-1 for classifiers, as a
+    fraction); ``profile``: the :func:`profile_model` the cost is computed on (default: the
+    shapes of ``cost_batch_size`` samples, the input statistics of the first ``stats_samples``
+    calibration samples).
     """
     start = time.perf_counter()
-    _check_args(max_drop, strategy, max_terms, max_candidates)
+    opts = replace_options(options or SearchOptions(), overrides)
+    task = Task.parse(task)
     hw = load_hardware(hw)
-    sides = side_spaces(hw, max_terms)  # before any forward: a spec with nothing to search fails
-    goal = get_objective(objective)
-    data = _calibration(calib, task, holdout, seed)
+    sides = side_spaces(hw, opts.max_terms)  # before any forward: nothing to search fails here
+    data = _calibration(calib, task, opts.holdout, seed)
     training = model.training
     model.eval()
     try:
-        if profile is None:
-            head = torch.arange(min(stats_samples, data.size))
-            example = take_samples(data.inputs, head)
-            profile = profile_model(model, example, batch_size=cost_batch_size)
-        evaluator = PlanEvaluator(model, select_layers(model), data, get_scorer(task))
-        sens_index = data.search[:sensitivity_samples]
-        space = build_space(
-            model, profile, hw, evaluator, sides, goal,
-            targets=select_layers(model, targets, ignore), max_candidates=max_candidates,
-            sensitivity_index=sens_index, progress=progress,
-        )  # fmt: skip
-        refine = 2 * len(space.layers) if refine_trials is None else refine_trials
-        ctx = SearchContext(space, evaluator, max_drop, refine, confidence)
-        choice = STRATEGIES[strategy](ctx)
-        selection = space.selection(choice)
-        summary = {
-            "strategy": strategy,
-            "objective": objective,
-            "max_drop": max_drop,
-            "hw": hw.name,
-            **_outcome(evaluator, space, choice, len(sens_index)),
-            "wall_s": time.perf_counter() - start,
-        }
+        result = _search(model, data, hw, opts, sides, task, profile, progress)
     finally:
         model.train(training)
-    plan = to_plan(evaluator.layers, selection)
+    result.summary["wall_s"] = time.perf_counter() - start
+    return result
+
+
+def _search(model, data, hw, opts: SearchOptions, sides, task, profile, progress) -> SearchResult:
+    if profile is None:
+        head = torch.arange(min(opts.stats_samples, data.size))
+        example = take_samples(data.inputs, head)
+        profile = profile_model(model, example, batch_size=opts.cost_batch_size)
+    evaluator = PlanEvaluator(model, select_layers(model), data, get_scorer(task))
+    sens_index = data.search[: opts.sensitivity_samples]
+    space = build_space(
+        model, profile, hw, evaluator, sides, get_objective(opts.objective),
+        targets=select_layers(model, opts.targets, opts.ignore),
+        max_candidates=opts.max_candidates, sensitivity_index=sens_index, progress=progress,
+    )  # fmt: skip
+    refine = 2 * len(space.layers) if opts.refine_trials is None else opts.refine_trials
+    ctx = SearchContext(space, evaluator, opts.max_drop, refine, opts.confidence)
+    choice = STRATEGIES.get(opts.strategy)(ctx)
+    summary = {
+        "strategy": opts.strategy,
+        "objective": opts.objective,
+        "max_drop": opts.max_drop,
+        "hw": hw.name,
+        **_outcome(evaluator, space, choice, len(sens_index)),
+    }
+    plan = to_plan(evaluator.layers, space.selection(choice))
     return SearchResult(plan, summary, _layer_log(space, choice), ctx.trials)
 
 
 def search_plan(
-    model: nn.Module,
-    calib,
-    hw: HardwareSpec | str,
-    max_drop: float = 0.01,
-    strategy: str = "tasder",
-    objective: str = "edp",
-    **options,
+    model: nn.Module, calib, hw: HardwareSpec | str, options: SearchOptions | None = None, **kw
 ) -> ModelPlan:
-    """TASDER: the plan :func:`run_search` finds (options as there)."""  # fmt: skip
-    return run_search(
-        model, calib, hw, max_drop=max_drop, strategy=strategy, objective=objective, **options
-    ).plan
+    """TASDER: the plan :func:`run_search` finds (arguments as there, e.g. ``max_drop=0.01``)."""
+    return run_search(model, calib, hw, options, **kw).plan

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import ConfigError
+
 __all__ = ["Calibration", "CalibrationError", "take_samples"]
 
 
-class CalibrationError(ValueError):
+class CalibrationError(ConfigError):
     """The calibration data cannot support a search (missing, empty, or too small to split)."""
 
 

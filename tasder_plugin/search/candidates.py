@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
 
+from ..errors import ConfigError
 from ..hardware.spec import HardwareSpec
-from ..tasd.patterns import NMPattern, TASDSeries
+from ..tasd.patterns import NMPattern, Side, TASDSeries
 
 __all__ = ["Candidate", "SearchSpaceError", "series_space", "side_spaces", "is_exact"]
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(ConfigError):
     """The hardware offers nothing to search (no usable pattern on any side)."""
 
 
@@ -56,7 +57,7 @@ def _redundant(terms: tuple[NMPattern, ...], supported: set[tuple[int, int]]) ->
 def series_space(patterns: tuple[NMPattern, ...], max_terms: int) -> list[TASDSeries]:
     """Every distinct, non-redundant series of 1..``max_terms`` supported sparse patterns."""
     if max_terms < 1:
-        raise ValueError(f"max_terms must be >= 1, got {max_terms}")
+        raise ConfigError(f"max_terms must be >= 1, got {max_terms}")
     sparse = sorted({p for p in patterns if not p.is_dense}, key=lambda p: (-p.density, p.m))
     supported = {(p.n, p.m) for p in patterns} | {(p.m, p.m) for p in patterns if p.is_dense}
     space = []
@@ -71,10 +72,10 @@ def side_spaces(hw: HardwareSpec, max_terms: int) -> dict[str, list[TASDSeries]]
     """Weight-side and activation-side series for ``hw``; errors if both are empty."""
     sp = hw.sparsity
     spaces = {
-        "W": series_space(sp.weights, max_terms),
-        "A": series_space(sp.activations, max_terms),
+        Side.W: series_space(sp.weights, max_terms),
+        Side.A: series_space(sp.activations, max_terms),
     }
-    if not spaces["W"] and not spaces["A"]:
+    if not spaces[Side.W] and not spaces[Side.A]:
         raise SearchSpaceError(
             f"hardware {hw.name!r} supports no sparse N:M pattern on weights or activations "
             f"(engine {sp.engine!r}); a TASD search has nothing to choose from"

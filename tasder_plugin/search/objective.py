@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Objective", "get_objective"]
+from ..registry import Registry
+
+__all__ = ["OBJECTIVES", "Objective", "get_objective"]
 
 
 @dataclass(frozen=True)
@@ -28,14 +30,14 @@ class Objective:
         )
 
 
-_OBJECTIVES = {
-    "edp": Objective("edp", lambda e, d: e * d, True, True),
-    "energy": Objective("energy", lambda e, d: e, True, False),
-    "latency": Objective("latency", lambda e, d: d, False, True),
-}
+OBJECTIVES: Registry[Objective] = Registry("objective")
+for _goal in (
+    Objective("edp", lambda e, d: e * d, True, True),
+    Objective("energy", lambda e, d: e, True, False),
+    Objective("latency", lambda e, d: d, False, True),
+):
+    OBJECTIVES.add(_goal.name, _goal)
 
 
 def get_objective(name: str) -> Objective:
-    if name not in _OBJECTIVES:
-        raise ValueError(f"unknown objective {name!r}; choose one of {sorted(_OBJECTIVES)}")
-    return _OBJECTIVES[name]
+    return OBJECTIVES.get(name)

@@ -1,4 +1,4 @@
-"""How a search compares a decomposed model with the dense one, per task.
+"""How a search compares a decomposed model with the dense one, per kind of model output.
 
 Each scorer turns a batch into outputs, and two outputs into per-sample numbers:
 ``divergence`` (smooth, >= 0, 0 when identical: the sensitivity signal) and ``quality``
@@ -8,44 +8,15 @@ embedding for embedding models). Per-sample values let the search average over a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = [
-    "Scorer",
-    "call_model",
-    "get_scorer",
-    "logits_of",
-    "register_scorer",
-    "sentence_embedding",
-]
+from ..nn.forward import call_model, logits_of, sentence_embedding
+from ..registry import Registry
+from ..tasks import Task
 
-
-def call_model(model: nn.Module, inputs):
-    """Tokenised text arrives as a dict of keyword arguments, images as one tensor."""
-    return model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
-
-
-def logits_of(output) -> torch.Tensor:
-    """The logits tensor: the output itself, or its ``.logits`` (HuggingFace model outputs). The
-    HF model is not wrapped, so its layer names (what plans and ``ignore`` lists use) stay HF's."""
-    if isinstance(output, torch.Tensor):
-        return output
-    logits = getattr(output, "logits", None)
-    if isinstance(logits, torch.Tensor):
-        return logits
-    raise TypeError(f"a classifier must return logits, got {type(output).__name__}")
-
-
-def sentence_embedding(model: nn.Module, inputs: dict) -> torch.Tensor:
-    """Mean pooling over the attention mask, L2-normalised (sentence-transformers' MiniLM)."""
-    hidden = call_model(model, inputs).last_hidden_state
-    mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-    return F.normalize(pooled, dim=-1)
+__all__ = ["SCORERS", "Scorer", "get_scorer", "register_scorer"]
 
 
 class Scorer:
@@ -63,25 +34,25 @@ class Scorer:
         raise NotImplementedError
 
 
-_SCORERS: dict[str, Callable[[], Scorer]] = {}
+SCORERS: Registry[Scorer] = Registry("task output")  # keyed by Task.output
 
 
-def register_scorer(task: str):
+def register_scorer(output: str):
+    """Class decorator: the scorer of every task whose ``output`` is ``output``."""
+
     def decorate(cls):
-        _SCORERS[task] = cls
+        SCORERS.add(output, cls())
         return cls
 
     return decorate
 
 
-def get_scorer(task: str) -> Scorer:
-    if task not in _SCORERS:
-        raise ValueError(f"no search scorer for task {task!r}; known: {sorted(_SCORERS)}")
-    return _SCORERS[task]()
+def get_scorer(task: Task | str) -> Scorer:
+    """The scorer for a task (or task name): the one registered for what the model outputs."""
+    return SCORERS.get(Task.parse(task).output)
 
 
-@register_scorer("classification")
-@register_scorer("text-classification")
+@register_scorer("logits")
 class ClassificationScorer(Scorer):
     """KL(dense || decomposed) of the class distributions; top-1 against the labels (or, with
     no labels, agreement with the dense top-1)."""

@@ -27,7 +27,7 @@ from ..hardware.spec import HardwareSpec
 from ..hardware.table import build_table
 from ..nn import approximate_input, layer_kind, unsupported_reason
 from ..tasd import tasd_stats
-from ..tasd.patterns import TASDSeries
+from ..tasd.patterns import Side, TASDSeries
 from .candidates import Candidate, is_exact
 from .evaluator import PlanEvaluator
 from .objective import Objective
@@ -160,8 +160,8 @@ def _input_errors(model, modules: dict, series: dict, evaluator, index) -> dict:
     return errors
 
 
-def _side_candidates(side: str, series: list[TASDSeries]) -> list[Candidate]:
-    return [Candidate(weights=s) if side == "W" else Candidate(activations=s) for s in series]
+def _side_candidates(side: Side, series: list[TASDSeries]) -> list[Candidate]:
+    return [Candidate(weights=s) if side == Side.W else Candidate(activations=s) for s in series]
 
 
 def _series_of(candidate: Candidate) -> TASDSeries:
@@ -216,14 +216,14 @@ def _proxies(model, layers: list[_Layer], evaluator, index, keep: int) -> dict:
     proxies: dict[tuple[str, str], list[float]] = {}
     need_inputs = {}
     for layer in layers:
-        proxies[(layer.fqn, "W")] = _weight_errors(layer.module, layer.sides["W"])
-        if len(layer.sides["A"]) > keep:
+        proxies[(layer.fqn, Side.W)] = _weight_errors(layer.module, layer.sides[Side.W])
+        if len(layer.sides[Side.A]) > keep:
             need_inputs[layer.fqn] = layer
     if need_inputs:
         modules = {fqn: layer.module for fqn, layer in need_inputs.items()}
-        series = {fqn: layer.sides["A"] for fqn, layer in need_inputs.items()}
+        series = {fqn: layer.sides[Side.A] for fqn, layer in need_inputs.items()}
         errors = _input_errors(model, modules, series, evaluator, index)
-        proxies.update({(fqn, "A"): errs for fqn, errs in errors.items()})
+        proxies.update({(fqn, Side.A): errs for fqn, errs in errors.items()})
     return proxies
 
 
@@ -233,10 +233,10 @@ def _measure(layers: list[_Layer], evaluator: PlanEvaluator, index, progress: bo
     todo = [
         (layer, opt)
         for layer in layers
-        for side in ("W", "A")
+        for side in Side
         for opt in layer.kept[side]
         # exact for any tensor (2:4+2:4), or for this (sparse) weight: changes nothing
-        if not is_exact(_series_of(opt.candidate)) and not (side == "W" and opt.proxy_error == 0)
+        if not is_exact(_series_of(opt.candidate)) and not (side == Side.W and opt.proxy_error == 0)
     ]
     for layer, opt in tqdm(todo, desc="search: sensitivity", disable=not progress, leave=False):
         opt.sensitivity = evaluator.divergence({layer.fqn: opt.candidate}, index)
@@ -245,9 +245,9 @@ def _measure(layers: list[_Layer], evaluator: PlanEvaluator, index, progress: bo
 
 def _options(layer: _Layer, costs: _Costs, dual: bool, weights) -> list[Option]:
     options = [Option(Candidate(), *layer.dense, measured=True)]
-    options += layer.kept["W"] + layer.kept["A"]
-    if dual and layer.kept["W"] and layer.kept["A"]:
-        pairs = [(w, a) for w in layer.kept["W"] for a in layer.kept["A"]]
+    options += layer.kept[Side.W] + layer.kept[Side.A]
+    if dual and layer.kept[Side.W] and layer.kept[Side.A]:
+        pairs = [(w, a) for w in layer.kept[Side.W] for a in layer.kept[Side.A]]
         energy, latency = costs(
             layer.records, [(w.candidate.weights, a.candidate.activations) for w, a in pairs]
         )

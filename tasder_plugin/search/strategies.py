@@ -14,20 +14,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..registry import Registry
 from .evaluator import PlanEvaluator
 from .space import SearchSpace
 
 __all__ = ["SearchContext", "STRATEGIES", "register_strategy"]
 
-STRATEGIES: dict[str, Callable[[SearchContext], list[int]]] = {}
+STRATEGIES: Registry[Callable[[SearchContext], list[int]]] = Registry("tasd.strategy")
 
 
 def register_strategy(name: str):
-    def decorate(fn):
-        STRATEGIES[name] = fn
-        return fn
-
-    return decorate
+    """Decorator registering ``fn(ctx) -> choice`` as the strategy ``name``."""
+    return STRATEGIES.entry(name)
 
 
 @dataclass

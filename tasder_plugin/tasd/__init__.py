@@ -3,11 +3,12 @@
 from .decompose import approximate, as_series, decompose, nm_mask
 from .kernel import kernel_available
 from .outputs import empty_output_cache, output_cache_info
-from .patterns import NMPattern, TASDSeries
+from .patterns import NMPattern, Side, TASDSeries
 from .stats import TASDStats, block_nnz_histogram, tasd_stats
 
 __all__ = [
     "NMPattern",
+    "Side",
     "TASDSeries",
     "TASDStats",
     "approximate",

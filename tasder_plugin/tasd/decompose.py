@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import InputError
 from .blocks import as_3d, check_dim, check_tensor
 from .kernel import split_series
 from .outputs import new_output
@@ -33,7 +34,7 @@ def _empty_like(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tens
 def _check_finite(x: torch.Tensor) -> None:
     if x.numel() and not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(
+        raise InputError(
             f"tensor contains {bad} NaN/Inf value(s) of {x.numel()}: TASD needs finite values"
         )
 

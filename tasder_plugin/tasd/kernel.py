@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ..errors import InputError
 from .blocks import blocked_view
 
 __all__ = ["kernel_available", "kernel_name", "split_series"]
@@ -158,7 +159,7 @@ def split_series(
         if not nonfinite:
             _torch_split(x3, patterns, terms3, res3, approx3, mask3)
     if nonfinite:
-        raise ValueError(
+        raise InputError(
             f"tensor contains {nonfinite} NaN/Inf value(s) of {x3.numel()}: "
             "TASD needs finite values"
         )

@@ -18,6 +18,8 @@ import os
 import torch
 from torch.utils.dlpack import from_dlpack
 
+from ..errors import ConfigError
+
 __all__ = ["empty_output_cache", "new_output", "output_cache_available", "output_cache_info"]
 
 # Below this size glibc serves outputs from its heap at little cost; the cache pays an mmap.
@@ -30,11 +32,11 @@ def _cache_limit_bytes() -> int:
     try:
         megabytes = float(text)
     except ValueError:
-        raise ValueError(
+        raise ConfigError(
             f"TASDER_OUTPUT_CACHE_MB={text!r}: expected a number of MiB >= 0, e.g. 1024"
         ) from None
     if megabytes < 0:
-        raise ValueError(f"TASDER_OUTPUT_CACHE_MB={text!r}: expected a number of MiB >= 0")
+        raise ConfigError(f"TASDER_OUTPUT_CACHE_MB={text!r}: expected a number of MiB >= 0")
     return int(megabytes * (1 << 20))
 
 

@@ -10,12 +10,15 @@ or ``6:8`` is not ours.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import total_ordering
 
-__all__ = ["NMPattern", "TASDSeries"]
+from ..errors import ConfigError
+
+__all__ = ["NMPattern", "Side", "TASDSeries"]
 
 _TOKEN = re.compile(r"^(\d+):(\d+)$")
 _VALID_FORM = (
@@ -23,6 +26,20 @@ _VALID_FORM = (
     "a series joined by '+' (e.g. '2:4+1:8'), or 'dense'"
 )
 _DENSE = "dense"
+
+
+class Side(str, enum.Enum):
+    """The operand of a GEMM a series decomposes: the weights (TASD-W, offline) or the input
+    activations (TASD-A, on the fly). Compares and hashes as its letter (``Side.W == "W"``)."""
+
+    W = "W"
+    A = "A"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 @total_ordering
@@ -42,9 +59,9 @@ class NMPattern:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"NMPattern.{name} must be an int, got {value!r}")
         if self.m < 1:
-            raise ValueError(f"invalid N:M pattern '{self.n}:{self.m}': block size m must be >= 1")
+            raise ConfigError(f"invalid N:M pattern '{self.n}:{self.m}': block size m must be >= 1")
         if not 1 <= self.n <= self.m:
-            raise ValueError(
+            raise ConfigError(
                 f"invalid N:M pattern '{self.n}:{self.m}': must keep 1 <= n <= m values "
                 f"of every m (here keep {self.n} of every {self.m})"
             )
@@ -57,12 +74,12 @@ class NMPattern:
         token = text.strip()
         match = _TOKEN.match(token)
         if match is None:
-            raise ValueError(f"invalid N:M pattern {text!r}: {_VALID_FORM}")
+            raise ConfigError(f"invalid N:M pattern {text!r}: {_VALID_FORM}")
         n, m = int(match.group(1)), int(match.group(2))
         try:
             return cls(n, m)
         except ValueError as err:
-            raise ValueError(f"invalid N:M pattern {text!r}: {_VALID_FORM}") from err
+            raise ConfigError(f"invalid N:M pattern {text!r}: {_VALID_FORM}") from err
 
     @property
     def density(self) -> Fraction:
@@ -114,17 +131,17 @@ class TASDSeries:
         if stripped.lower() == _DENSE:
             return cls(())
         if not stripped:
-            raise ValueError(f"invalid TASD series {text!r}: empty; {_VALID_FORM}")
+            raise ConfigError(f"invalid TASD series {text!r}: empty; {_VALID_FORM}")
         patterns = []
         for position, token in enumerate(stripped.split("+"), start=1):
             if not token.strip():
-                raise ValueError(
+                raise ConfigError(
                     f"invalid TASD series {text!r}: term {position} is empty; {_VALID_FORM}"
                 )
             try:
                 patterns.append(NMPattern.parse(token))
             except ValueError:
-                raise ValueError(
+                raise ConfigError(
                     f"invalid TASD series {text!r}: bad term {token.strip()!r}; {_VALID_FORM}"
                 ) from None
         return cls(tuple(patterns))
@@ -149,9 +166,9 @@ class TASDSeries:
             return Fraction(1)
         return min(Fraction(1), sum((p.density for p in self.patterns), Fraction(0)))
 
-    def narrow_row_reason(self, channels: int, side: str) -> str | None:
+    def narrow_row_reason(self, channels: int, side: Side) -> str | None:
         """Why this series cannot block rows of ``channels`` values along K (a conv's channels
-        per group: blocks never cross a row), or ``None`` when it can. ``side``: "W" or "A"."""
+        per group: blocks never cross a row), or ``None`` when it can."""
         widest = max((p.m for p in self.patterns), default=1)
         if channels >= widest:
             return None

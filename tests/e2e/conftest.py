@@ -8,6 +8,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
+from evaluation.schemas import register_schemas
+
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
@@ -16,6 +18,7 @@ def make_cfg(tmp_path):
     """``make_cfg(*overrides)`` -> a composed config writing into tmp_path."""
 
     def make(*overrides):
+        register_schemas()
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             cfg = compose("config", overrides=list(overrides), return_hydra_config=True)

@@ -81,3 +81,30 @@ def test_option_composes_and_builds(group, option, make_cfg, tmp_path):
         from tasder_plugin.data.loaders import data_kinds
 
         assert node["kind"] in data_kinds()
+
+
+SCHEMA_GROUPS = ("model", "data", "hw", "tasd", "trainer")
+TYPED = [(g, o) for g, o in OPTIONS if g in SCHEMA_GROUPS]
+
+
+@pytest.mark.parametrize("group, option", TYPED, ids=[f"{g}={o}" for g, o in TYPED])
+def test_option_extends_its_schema(group, option, make_cfg):
+    """Each option's YAML names its schema, so Hydra type-checks it at compose time."""
+    cfg = make_cfg(f"{group}={option}")
+    assert OmegaConf.get_type(cfg).__name__ == "RunSchemaSchema"
+    assert OmegaConf.get_type(cfg[group]).__name__.endswith("Schema"), (group, option)
+    with pytest.raises(Exception, match="not in"):
+        cfg[group].not_an_option = 1  # closed: a typo cannot slip in
+
+
+@pytest.mark.parametrize("option", GROUPS["tasd"])
+def test_each_default_is_declared_once(option, make_cfg):
+    """A tasd YAML holds no value its schema already declares (one place per default)."""
+    from evaluation.schemas import _schemas
+
+    extra = ["tasd.path=plan.yaml"] if option == "plan" else []
+    kind = make_cfg(f"tasd={option}", *extra).tasd.kind
+    defaults = OmegaConf.structured(_schemas()[f"tasd_{kind}"])
+    own = OmegaConf.load(CONF / "tasd" / f"{option}.yaml")
+    for key in set(own) - {"kind", "defaults"}:
+        assert own[key] != defaults[key], f"tasd/{option}.yaml repeats the default of {key}"

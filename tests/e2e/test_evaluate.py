@@ -96,7 +96,7 @@ def test_cli_cost_only_resnet50_without_weights_or_data(tmp_path):
         (["model=resnet50", "hw=2of4"], "model.checkpoint="),
         (["model=resnet50", "model.pretrained=false"], "data.root"),
         (["tasd=uniform", "tasd.weights=5:4"], "'5:4'"),
-        (["tasd=plan", "tasd.path=/nonexistent/plan.yaml"], "plan file not found"),
+        (["tasd=plan", "tasd.path=/nonexistent/plan.yaml"], "tasd.path names no file"),
         (["model.checkpoint=/nonexistent.safetensors"], "checkpoint not found"),
         (["tasd=tasder", "hw=dstc"], "nothing to choose from"),
         (["cost.batch_size=0"], "cost.batch_size must be an integer >= 1"),
@@ -130,19 +130,22 @@ def test_joblib_sweep_records_every_job_and_survives_a_failing_one(tmp_path):
         "TASDER_CACHE_DIR": str(tmp_path / "cache"),
         "TASDER_LEADERBOARD": str(db),
     }
+    # 3:4 passes every check at compose time but runs exactly (strict) on neither 2:4 nor N:4
     out = subprocess.run(
         [sys.executable, "-m", "evaluation", "-m", "hydra/launcher=joblib",
-         "hydra.launcher.n_jobs=2", "hw=dense,vegeta", "tasd=uniform", "tasd.weights=2:4,5:4",
-         "trainer.enable_progress_bar=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+         "hydra.launcher.n_jobs=2", "hw=2of4,vegeta", "tasd=uniform", "tasd.weights=2:4,3:4",
+         "strict=true", "trainer.enable_progress_bar=false",
+         f"hydra.sweep.dir={tmp_path / 'sweep'}"],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode == 1, out.stderr[-3000:]  # after every job ran
+    assert "error: 2 job(s) of the sweep failed: job 1: layer" in out.stderr
     rows = read_rows(db)
     assert len(rows) == 4
     assert sorted(r["status"] for r in rows) == ["error", "error", "ok", "ok"]
     errors = [r for r in rows if r["status"] == "error"]
-    assert all("5:4" in r["error"] for r in errors)
-    assert {r["hw"] for r in rows if r["status"] == "ok"} == {"dense", "vegeta"}
+    assert all("3:4" in r["error"] for r in errors)
+    assert {r["hw"] for r in rows if r["status"] == "ok"} == {"2of4", "vegeta"}
     assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 2
 
 

@@ -5,8 +5,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from tasder_plugin.data.hf_datasets import HFData
+from tasder_plugin.data.common import parse_data
 from tasder_plugin.data.loaders import DataError, build_data
+from tasder_plugin.errors import ConfigError, TasderUserError
 
 from .hf_fixtures import save_image_splits, save_text_splits, sentences
 
@@ -144,7 +145,7 @@ def test_missing_data_is_one_clear_error(option, overrides, expected, make_cfg):
 )
 def test_wrong_splits_and_columns_are_named(overrides, expected, make_cfg, sst2_copy, tokenizer):
     node = data_node(make_cfg, "data=glue_sst2", f"data.path={sst2_copy}", *overrides)
-    with pytest.raises(DataError, match=expected):
+    with pytest.raises(TasderUserError, match=expected):  # DataError, or ConfigError for options
         build_data(node, {"tokenizer": tokenizer, "num_classes": 2})
 
 
@@ -178,5 +179,5 @@ def test_text_data_needs_a_classifier_with_a_tokenizer(facts, make_cfg, sst2_cop
 
 
 def test_unknown_options_suggest_the_known_one():
-    with pytest.raises(DataError, match="unknown option 'batchsize'; did you mean 'batch_size'"):
-        HFData.parse({"name": "x", "kind": "hf_text", "dataset": "d", "batchsize": 8})
+    with pytest.raises(ConfigError, match="unknown key data.batchsize; did you mean 'batch_size'"):
+        parse_data({"name": "x", "kind": "hf_text", "dataset": "d", "batchsize": 8})

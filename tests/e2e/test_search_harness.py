@@ -36,7 +36,7 @@ def test_searched_plan_is_recorded_and_reproduces_with_tasd_plan(make_cfg):
     [
         (["tasd=tasder", "mode=cost"], CalibrationError, "needs calibration data"),
         (["tasd=tasder", "hw=dstc"], SearchSpaceError, "nothing to choose from"),
-        (["tasd=greedy", "tasd.max_drop=-0.5"], ValueError, "max_drop is a budget"),
+        (["tasd=greedy", "tasd.max_drop=-0.5"], ValueError, "tasd.max_drop must be a fraction"),
     ],
 )
 def test_search_misconfiguration_is_a_clear_error(make_cfg, overrides, error, message):

@@ -45,12 +45,15 @@ def _write(tmp_path, mutate):
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d["array"].update(colz=3), r"unknown field array\.'colz'.*did you mean 'cols'"),
+        (lambda d: d["array"].update(colz=3), r"unknown key array\.colz; did you mean 'cols'"),
         (lambda d: d["array"].update(dataflow="rs"), r"array: dataflow must be one of"),
         (lambda d: d["array"].update(rows="many"), r"array\.rows: expected an integer"),
-        (lambda d: d["sparsity"].update(weights=["2of4"]), r"sparsity\.weights\[0\]: '2of4'"),
+        (
+            lambda d: d["sparsity"].update(weights=["2of4"]),
+            r"weights\[0\]: invalid N:M pattern '2of4'",
+        ),
         (lambda d: d["energy"]["mac_j"].update(source=""), r"energy\.mac_j: .*source"),
-        (lambda d: d.pop("dram"), r"missing field dram"),
+        (lambda d: d.pop("dram"), r"missing key dram"),
         (lambda d: d["buffers"][0].update(holds=["psums"]), r"holds must list"),
     ],
 )

@@ -51,7 +51,7 @@ def test_the_packaged_config_tree_is_complete(installed):
 @pytest.mark.slow
 def test_library_and_cli_use_the_packaged_config_outside_the_checkout(installed, tmp_path):
     code = (
-        "import tasder_plugin; from hydra_plugins.tasder.conf_location import conf_dir;"
+        "import tasder_plugin; from tasder_plugin.conf_location import conf_dir;"
         "from tasder_plugin import load_hardware;"
         "print(tasder_plugin.__file__); print(conf_dir()); print(load_hardware('vegeta').name)"
     )

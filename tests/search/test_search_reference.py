@@ -112,9 +112,9 @@ def test_the_search_leaves_the_model_as_it_found_it(resnet, calib, profile):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"max_drop": -0.01}, ValueError, "max_drop is a budget"),
-        ({"strategy": "annealing"}, ValueError, "choose one of.*greedy"),
-        ({"objective": "area"}, ValueError, "unknown objective"),
+        ({"max_drop": -0.01}, ValueError, "max_drop must be a fraction in"),
+        ({"strategy": "annealing"}, ValueError, "strategy must be one of.*greedy"),
+        ({"objective": "area"}, ValueError, "objective must be one of edp"),
         ({"hw": "dstc"}, SearchSpaceError, "nothing to choose"),
         ({"calib": None}, CalibrationError, "needs calibration data"),
         ({"calib": []}, CalibrationError, "empty"),

@@ -2,13 +2,13 @@
 
 A source checkout (and an editable install) reads the repository's ``conf/`` directly, so edits
 take effect at once; ``pip install .`` ships a copy as ``tasder_plugin/_conf`` (setup.py's
-build_py). This module imports nothing heavy, so Hydra's plugin scan, the CLI entry point and the
-hardware loader can all use it without importing torch.
+build_py). The library owns this lookup (the hardware loader reads ``conf/hw``); the Hydra plugin
+and the CLI import it from here. It imports only the standard library, and
+``tasder_plugin/__init__`` imports its API lazily, so Hydra's plugin scan loads it without torch.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 __all__ = ["conf_dir"]
@@ -18,15 +18,14 @@ _MARKER = "config.yaml"
 
 def conf_dir() -> Path:
     """The config tree's directory (the source checkout's when both exist)."""
-    source = Path(__file__).resolve().parents[2] / "conf"
+    package = Path(__file__).resolve().parent
+    source = package.parent / "conf"
     if (source / _MARKER).is_file():
         return source
-    spec = importlib.util.find_spec("tasder_plugin")  # locates the package without importing it
-    if spec is not None and spec.submodule_search_locations:
-        packaged = Path(next(iter(spec.submodule_search_locations))) / "_conf"
-        if (packaged / _MARKER).is_file():
-            return packaged
+    packaged = package / "_conf"
+    if (packaged / _MARKER).is_file():
+        return packaged
     raise FileNotFoundError(
-        f"TASDER's config tree is missing (looked for {source} and tasder_plugin/_conf): "
+        f"TASDER's config tree is missing (looked for {source} and {packaged}): "
         "reinstall with `pip install .` or `pip install -e .` from a checkout"
     )

