@@ -23,7 +23,7 @@ import torch
 
 from tasder_plugin.hardware import build_table, cost_candidates, load_hardware
 from tasder_plugin.profile import profile_model
-from tasder_plugin.tasd import TASDSeries
+from tasder_plugin.tasd import LayerPlan, TASDSeries
 
 
 def candidate_series(patterns) -> list[TASDSeries | None]:
@@ -49,7 +49,7 @@ def main() -> None:
         hw = load_hardware(hw_name)
         weights = candidate_series(hw.sparsity.weights)
         acts = candidate_series(hw.sparsity.activations)
-        pairs = list(itertools.product(weights, acts))
+        pairs = [LayerPlan(w, a) for w, a in itertools.product(weights, acts)]
         start = time.perf_counter()
         tables = {flag: build_table(pairs, hw, is_weight_gemm=flag) for flag in (True, False)}
         table_s += time.perf_counter() - start

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..tasd.patterns import TASDSeries
+from ..tasd.layer_plan import LayerPlan
 from .load import load_hardware
 from .model import bound_names, evaluate
 from .shapes import LayerShape
@@ -129,13 +129,12 @@ class CostReport:
 _PARTS = ("mac", "registers")
 
 
-def _layer_cost(record, plan, hw: HardwareSpec, strict: bool) -> LayerCost:
-    w = None if plan is None else plan.weights
-    a = None if plan is None else plan.activations
+def _layer_cost(record, plan: LayerPlan | None, hw: HardwareSpec, strict: bool) -> LayerCost:
+    plan = plan or LayerPlan()
     shape = LayerShape.of(record)
     table = build_table(
-        [(w, a)], hw, row=shape.row, is_weight_gemm=record.is_weight_gemm, strict=strict,
-        fqn=record.fqn,
+        [plan], hw, row=shape.row, is_weight_gemm=record.is_weight_gemm,
+        strict=strict, fqn=record.fqn,
     )  # fmt: skip
     out = evaluate(shape, table, hw)
     mp = table.mappings[0]
@@ -150,8 +149,8 @@ def _layer_cost(record, plan, hw: HardwareSpec, strict: bool) -> LayerCost:
         N=record.N,
         K=record.K,
         groups=record.groups,
-        weights_planned=str(w or "dense"),
-        activations_planned=str(a or "dense"),
+        weights_planned=str(plan.weights or "dense"),
+        activations_planned=str(plan.activations or "dense"),
         weights_ran_as=mp.weights_ran_as,
         activations_ran_as=mp.activations_ran_as,
         transposed=bool(out["transposed"][0]),
@@ -186,19 +185,19 @@ def estimate_cost(
 
 def cost_candidates(
     record,
-    pairs: Sequence[tuple[TASDSeries | None, TASDSeries | None]] | CandidateTable,
+    plans: Sequence[LayerPlan] | CandidateTable,
     hw: HardwareSpec | str,
 ) -> dict[str, np.ndarray]:
-    """Cost one profiled GEMM under many (weights, activations) candidates at once.
+    r"""Cost one profiled GEMM under many candidate :class:`LayerPlan`\ s at once.
 
-    ``pairs`` may be a prebuilt :func:`build_table` (reuse it across layers with the same
+    ``plans`` may be a prebuilt :func:`build_table` (reuse it across layers with the same
     ``channels_per_group`` class); returns per-candidate arrays as :func:`evaluate` does.
     """
     hw = load_hardware(hw)
     shape = LayerShape.of(record)
     table = (
-        pairs
-        if isinstance(pairs, CandidateTable)
-        else build_table(pairs, hw, row=shape.row, is_weight_gemm=record.is_weight_gemm)
+        plans
+        if isinstance(plans, CandidateTable)
+        else build_table(plans, hw, row=shape.row, is_weight_gemm=record.is_weight_gemm)
     )
     return evaluate(shape, table, hw)

@@ -1,4 +1,4 @@
-"""Candidate tables: many mapped (weight series, activation series) pairs as flat numpy arrays.
+"""Candidate tables: many mapped layer plans (weight series, input series) as flat numpy arrays.
 
 A table is independent of the layer's shape (it depends on the hardware and on how many
 channels one blocked row has), so the search builds it once and costs every layer against it.
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..tasd.patterns import TASDSeries
+from ..tasd.layer_plan import LayerPlan
 from .cover import metadata_bits
 from .mapping import LayerMapping, map_layer
 
@@ -66,33 +66,9 @@ def _pattern_arrays(patterns) -> tuple[list[int], list[int], list[bool]]:
     return n, m, [p is not None and not p.is_dense for p in patterns]
 
 
-def build_table(
-    pairs: Sequence[tuple[TASDSeries | None, TASDSeries | None]],
-    hw: HardwareSpec,
-    *,
-    row: int | None = None,
-    is_weight_gemm: bool = True,
-    strict: bool = False,
-    fqn: str = "",
-) -> CandidateTable:
-    """Map every (weights, activations) pair; ``None`` or ``dense`` means that side is dense."""
-    fmt, block = hw.metadata_format, hw.sparsity.block
-    mappings = tuple(
-        map_layer(
-            None if w is None or w.is_dense else w,
-            None if a is None or a.is_dense else a,
-            hw,
-            row=row,
-            is_weight_gemm=is_weight_gemm,
-            strict=strict,
-            fqn=fqn,
-        )
-        for w, a in pairs
-    )
-    passes = [p for mp in mappings for p in mp.passes]
-    counts = np.array([len(mp.passes) for mp in mappings], dtype=np.int64)
-    w_n, w_m, w_comp = _pattern_arrays([p.w for p in passes])
-    a_n, a_m, a_comp = _pattern_arrays([p.a for p in passes])
+def _pass_order_arrays(mappings) -> tuple[list[float], list[bool], list[bool]]:
+    """Per pass: the selector's comparisons per element, whether it is the first pass of its
+    activation term (the selector runs once per term) and of its weight term."""
     sel_cmp, sel_first, w_first = [], [], []
     for mp in mappings:
         n_act = len(mp.passes) // mp.weight_terms  # passes are weight-term-major: (i, j) is
@@ -101,6 +77,37 @@ def build_table(
             sel_cmp.append(0.0 if ap is None else ap.n * (ap.m - 1) / ap.m)
             sel_first.append(ap is not None and i < n_act)
             w_first.append(i % n_act == 0)
+    return sel_cmp, sel_first, w_first
+
+
+def build_table(
+    plans: Sequence[LayerPlan],
+    hw: HardwareSpec,
+    *,
+    row: int | None = None,
+    is_weight_gemm: bool = True,
+    strict: bool = False,
+    fqn: str = "",
+) -> CandidateTable:
+    """Map every candidate :class:`LayerPlan` of one layer (a ``None`` side is dense)."""
+    fmt, block = hw.metadata_format, hw.sparsity.block
+    mappings = tuple(
+        map_layer(
+            plan.weights,
+            plan.activations,
+            hw,
+            row=row,
+            is_weight_gemm=is_weight_gemm,
+            strict=strict,
+            fqn=fqn,
+        )
+        for plan in plans
+    )
+    passes = [p for mp in mappings for p in mp.passes]
+    counts = np.array([len(mp.passes) for mp in mappings], dtype=np.int64)
+    w_n, w_m, w_comp = _pattern_arrays([p.w for p in passes])
+    a_n, a_m, a_comp = _pattern_arrays([p.a for p in passes])
+    sel_cmp, sel_first, w_first = _pass_order_arrays(mappings)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
     cand_first = np.zeros(len(passes), dtype=bool)
     cand_first[starts] = True

@@ -14,7 +14,6 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -24,41 +23,12 @@ from ..atomic_io import write_text_atomic
 from ..config.coerce import FieldError
 from ..errors import ConfigError, MissingFileError
 from ..tasd import TASDSeries
+from ..tasd.layer_plan import LayerPlan
 from .layers import layer_kind
 
 __all__ = ["LayerPlan", "ModelPlan", "gemm_layer_names", "select_layers"]
 
 _FORMAT_VERSION = 1
-
-
-def _series_or_none(value: TASDSeries | str | None) -> TASDSeries | None:
-    """``None``/``"dense"`` mean no decomposition; strings are parsed here, once."""
-    if value is None:
-        return None
-    series = value if isinstance(value, TASDSeries) else TASDSeries.parse(value)
-    return None if series.is_dense else series
-
-
-@dataclass(frozen=True)
-class LayerPlan:
-    """TASD for one layer: a weight series (TASD-W) and/or an input series (TASD-A)."""
-
-    weights: TASDSeries | None = None
-    activations: TASDSeries | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "weights", _series_or_none(self.weights))
-        object.__setattr__(self, "activations", _series_or_none(self.activations))
-
-    @property
-    def is_dense(self) -> bool:
-        return self.weights is None and self.activations is None
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {
-            "weights": None if self.weights is None else str(self.weights),
-            "activations": None if self.activations is None else str(self.activations),
-        }
 
 
 def gemm_layer_names(model: nn.Module) -> list[str]:

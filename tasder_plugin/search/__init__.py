@@ -9,7 +9,7 @@ strategy is available once any part of the package is.
 from . import strategies, tasder  # noqa: F401  (the built-in strategies register on import)
 from .api import SearchResult, run_search, search_plan
 from .calibration import Calibration, CalibrationError
-from .candidates import Candidate, SearchSpaceError, series_space
+from .candidates import SearchSpaceError, series_space
 from .options import SearchOptions
 from .strategies import STRATEGIES, register_strategy
 
@@ -17,7 +17,6 @@ __all__ = [
     "STRATEGIES",
     "Calibration",
     "CalibrationError",
-    "Candidate",
     "SearchOptions",
     "SearchResult",
     "SearchSpaceError",

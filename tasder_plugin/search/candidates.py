@@ -9,35 +9,17 @@ exact when ``sum(n) >= m`` (no measurement needed: it changes nothing).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import combinations_with_replacement
 
 from ..errors import ConfigError
 from ..hardware.spec import HardwareSpec
 from ..tasd.patterns import NMPattern, Side, TASDSeries
 
-__all__ = ["Candidate", "SearchSpaceError", "series_space", "side_spaces", "is_exact"]
+__all__ = ["SearchSpaceError", "series_space", "side_spaces", "is_exact"]
 
 
 class SearchSpaceError(ConfigError):
     """The hardware offers nothing to search (no usable pattern on any side)."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One choice for one layer: a weight series and/or an input series (``None``: dense)."""
-
-    weights: TASDSeries | None = None
-    activations: TASDSeries | None = None
-
-    @property
-    def is_dense(self) -> bool:
-        return self.weights is None and self.activations is None
-
-    def label(self) -> str:
-        w = "dense" if self.weights is None else str(self.weights)
-        a = "dense" if self.activations is None else str(self.activations)
-        return f"W={w} A={a}"
 
 
 def is_exact(series: TASDSeries) -> bool:

@@ -12,24 +12,16 @@ from torch import nn
 
 from ..nn import LayerPlan, ModelPlan, apply_tasd_, remove_tasd_
 from .calibration import Calibration
-from .candidates import Candidate
 from .scoring import Scorer
 
 __all__ = ["PlanEvaluator", "Selection"]
 
-Selection = dict[str, Candidate]  # layer fqn -> chosen candidate (absent: dense)
+Selection = dict[str, LayerPlan]  # layer fqn -> chosen candidate (absent: dense)
 
 
 def to_plan(model_layers: list[str], selection: Selection) -> ModelPlan:
     """A ``ModelPlan`` over all ``model_layers`` with the selection's non-dense choices."""
-    return ModelPlan(
-        {
-            name: LayerPlan(selection[name].weights, selection[name].activations)
-            if name in selection
-            else LayerPlan()
-            for name in model_layers
-        }
-    )
+    return ModelPlan({name: selection.get(name, LayerPlan()) for name in model_layers})
 
 
 def _key(selection: Selection) -> tuple:

@@ -27,8 +27,9 @@ from ..hardware.spec import HardwareSpec
 from ..hardware.table import build_table
 from ..nn import approximate_input, layer_kind, unsupported_reason
 from ..tasd import tasd_stats
+from ..tasd.layer_plan import LayerPlan
 from ..tasd.patterns import Side, TASDSeries
-from .candidates import Candidate, is_exact
+from .candidates import is_exact
 from .evaluator import PlanEvaluator
 from .objective import Objective
 
@@ -37,7 +38,7 @@ __all__ = ["LayerSpace", "Option", "SearchSpace", "build_space"]
 
 @dataclass
 class Option:
-    candidate: Candidate
+    candidate: LayerPlan
     energy_j: float
     latency_s: float
     sensitivity: float = 0.0  # mean divergence from dense with only this layer changed
@@ -84,7 +85,7 @@ class SearchSpace:
     def dense_choice(self) -> list[int]:
         return [0] * len(self.layers)
 
-    def selection(self, choice: list[int]) -> dict[str, Candidate]:
+    def selection(self, choice: list[int]) -> dict[str, LayerPlan]:
         return {
             ls.fqn: ls.options[c].candidate
             for ls, c in zip(self.layers, choice)
@@ -93,21 +94,21 @@ class SearchSpace:
 
 
 class _Costs:
-    """Costs of (weights, activations) pairs on profile records, tables cached by row class."""
+    """Costs of candidate layer plans on profile records, tables cached by row class."""
 
     def __init__(self, hw: HardwareSpec):
         self.hw = hw
         self._tables: dict[tuple, object] = {}
 
-    def __call__(self, records, pairs) -> tuple[np.ndarray, np.ndarray]:
-        energy = np.zeros(len(pairs))
-        latency = np.zeros(len(pairs))
+    def __call__(self, records, plans: list[LayerPlan]) -> tuple[np.ndarray, np.ndarray]:
+        energy = np.zeros(len(plans))
+        latency = np.zeros(len(plans))
         for r in records:
             row = r.channels_per_group or None
-            key = (row, r.is_weight_gemm, tuple((str(w), str(a)) for w, a in pairs))
+            key = (row, r.is_weight_gemm, tuple(plans))
             if key not in self._tables:
                 self._tables[key] = build_table(
-                    pairs, self.hw, row=row, is_weight_gemm=r.is_weight_gemm
+                    plans, self.hw, row=row, is_weight_gemm=r.is_weight_gemm
                 )
             out = cost_candidates(r, self._tables[key], self.hw)
             energy += out["energy_j"]
@@ -160,11 +161,11 @@ def _input_errors(model, modules: dict, series: dict, evaluator, index) -> dict:
     return errors
 
 
-def _side_candidates(side: Side, series: list[TASDSeries]) -> list[Candidate]:
-    return [Candidate(weights=s) if side == Side.W else Candidate(activations=s) for s in series]
+def _side_candidates(side: Side, series: list[TASDSeries]) -> list[LayerPlan]:
+    return [LayerPlan(weights=s) if side == Side.W else LayerPlan(activations=s) for s in series]
 
 
-def _series_of(candidate: Candidate) -> TASDSeries:
+def _series_of(candidate: LayerPlan) -> TASDSeries:
     return candidate.weights if candidate.weights is not None else candidate.activations
 
 
@@ -194,7 +195,7 @@ def _prune(layer: _Layer, costs: _Costs, weights, keep: int, proxies: dict) -> N
         if not cands:
             layer.kept[side] = []
             continue
-        energy, latency = costs(layer.records, [(c.weights, c.activations) for c in cands])
+        energy, latency = costs(layer.records, cands)
         score = _score(weights, energy, latency)
         useful = [i for i in range(len(cands)) if score[i] < dense_score]
         errors = proxies.get((layer.fqn, side))
@@ -244,17 +245,15 @@ def _measure(layers: list[_Layer], evaluator: PlanEvaluator, index, progress: bo
 
 
 def _options(layer: _Layer, costs: _Costs, dual: bool, weights) -> list[Option]:
-    options = [Option(Candidate(), *layer.dense, measured=True)]
+    options = [Option(LayerPlan(), *layer.dense, measured=True)]
     options += layer.kept[Side.W] + layer.kept[Side.A]
     if dual and layer.kept[Side.W] and layer.kept[Side.A]:
         pairs = [(w, a) for w in layer.kept[Side.W] for a in layer.kept[Side.A]]
-        energy, latency = costs(
-            layer.records, [(w.candidate.weights, a.candidate.activations) for w, a in pairs]
-        )
+        duals = [LayerPlan(w.candidate.weights, a.candidate.activations) for w, a in pairs]
+        energy, latency = costs(layer.records, duals)
         dense_score = _score(weights, *layer.dense)
-        for (w, a), e, d in zip(pairs, energy, latency):
+        for (w, a), cand, e, d in zip(pairs, duals, energy, latency):
             if _score(weights, e, d) < dense_score:
-                cand = Candidate(w.candidate.weights, a.candidate.activations)
                 options.append(Option(cand, float(e), float(d), w.sensitivity + a.sensitivity))
     return options
 
@@ -287,12 +286,12 @@ def build_space(
             for side, series in sides.items()
         }
         layer = _Layer(fqn, module, by_fqn[fqn], eligible)
-        e, d = costs(layer.records, [(None, None)])
+        e, d = costs(layer.records, [LayerPlan()])
         layer.dense = (float(e[0]), float(d[0]))
         layers.append(layer)
     searched = {layer.fqn for layer in layers}
     fixed = [r for r in profile.records if r.fqn not in searched]
-    fixed_e, fixed_d = costs(fixed, [(None, None)]) if fixed else (np.zeros(1), np.zeros(1))
+    fixed_e, fixed_d = costs(fixed, [LayerPlan()]) if fixed else (np.zeros(1), np.zeros(1))
     dense_e = float(fixed_e[0]) + sum(layer.dense[0] for layer in layers)
     dense_d = float(fixed_d[0]) + sum(layer.dense[1] for layer in layers)
     weights = objective.weights(dense_e, dense_d)

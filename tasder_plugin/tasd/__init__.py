@@ -2,11 +2,13 @@
 
 from .decompose import approximate, as_series, decompose, nm_mask
 from .kernel import kernel_available
+from .layer_plan import LayerPlan
 from .outputs import empty_output_cache, output_cache_info
 from .patterns import NMPattern, Side, TASDSeries
 from .stats import TASDStats, block_nnz_histogram, tasd_stats
 
 __all__ = [
+    "LayerPlan",
     "NMPattern",
     "Side",
     "TASDSeries",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tasder_plugin.hardware import cost_candidates, k_eff
-from tasder_plugin.tasd import TASDSeries
+from tasder_plugin.tasd import LayerPlan, TASDSeries
 from tasder_plugin.validation.scalesim import ScaleSimArch, run_gemm
 
 from .conftest import record
@@ -40,7 +40,7 @@ def _hw(make_hw, dataflow, schedule="sequential"):
 
 def _model_cycles(hw, shape, weights):
     series = TASDSeries.parse(weights)
-    return int(cost_candidates(record(*shape), [(series, None)], hw)["compute_cycles"][0])
+    return int(cost_candidates(record(*shape), [LayerPlan(series)], hw)["compute_cycles"][0])
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
