@@ -108,38 +108,15 @@ def config_key(record: dict) -> str:
     return config_key_from_config(record["config"])
 
 
-def _uniform_label(tasd: dict) -> str:
-    label = f"uniform W={tasd.get('weights') or '-'} A={tasd.get('activations') or '-'}"
-    targets, ignore = tasd.get("targets"), tasd.get("ignore")
-    if targets:
-        label += f" targets={len(targets) if isinstance(targets, list) else targets}"
-    if ignore:
-        label += f" ignore={len(ignore) if isinstance(ignore, list) else ignore}"
-    return label
-
-
-def _search_label(tasd: dict) -> str:
-    label = f"{tasd.get('strategy', 'tasder')} max_drop={tasd.get('max_drop')}"
-    if tasd.get("objective", "edp") != "edp":
-        label += f" objective={tasd['objective']}"
-    return label
-
-
-_LABELS = {
-    "uniform": _uniform_label,
-    "search": _search_label,
-    "auto": lambda tasd: f"auto kept_energy>={tasd.get('min_kept_energy')}",
-    "plan": lambda tasd: f"plan {Path(str(tasd.get('path'))).name}",
-}
-
-
 def tasd_label(tasd: dict | None) -> str:
-    """A short human label for a tasd setting, e.g. ``uniform W=2:4 A=-``, ``tasder
-    max_drop=0.01``; kinds without a label of their own list their options."""
+    """A short human label for a tasd setting (``uniform W=2:4 A=-``, ``tasder max_drop=0.01``):
+    each kind labels its own settings; an unknown kind (an old record) lists its options."""
+    from .plans import PLAN_KINDS
+
     tasd = tasd or {}
     kind = tasd.get("kind", "none")
-    if kind in _LABELS:
-        return _LABELS[kind](tasd)
+    if kind in PLAN_KINDS:
+        return PLAN_KINDS.get(kind).label(tasd)
     extra = " ".join(f"{k}={v}" for k, v in sorted(tasd.items()) if k != "kind" and v)
     return f"{kind} {extra}".strip()
 

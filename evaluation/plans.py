@@ -1,9 +1,11 @@
 """The ``tasd`` config group: one frozen config dataclass per ``kind`` plus its handler.
 
 A kind is a registered class with a ``name``, a ``config`` dataclass (what ``conf/tasd/*.yaml``
-may hold: its Hydra schema is derived from it) and ``build(config, model, context)``. Builders
-get the model and a :class:`PlanContext` (hardware, profile, calibration data...), so a kind that
-searches needs no special case in the run; what it wants recorded goes in ``context.details``.
+may hold: its Hydra schema is derived from it), ``build(config, model, context)`` and
+``label(node)``: its short name in leaderboards (from a results record's plain ``tasd`` node).
+Builders get the model and a :class:`PlanContext` (hardware, profile, calibration data...), so a
+kind that searches needs no special case in the run; what it wants recorded goes in
+``context.details``.
 """
 
 from __future__ import annotations
@@ -133,6 +135,9 @@ class _NoneKind:
     def build(self, cfg: NoTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
         return ModelPlan.dense(model)
 
+    def label(self, node: dict) -> str:
+        return "none"
+
 
 @PLAN_KINDS.register
 class _UniformKind:
@@ -141,6 +146,13 @@ class _UniformKind:
     def build(self, cfg: UniformTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
         return ModelPlan.uniform(model, cfg.weights, cfg.activations, cfg.targets, cfg.ignore)
 
+    def label(self, node: dict) -> str:
+        label = f"uniform W={node.get('weights') or '-'} A={node.get('activations') or '-'}"
+        for key in ("targets", "ignore"):  # how many selectors, not the selectors themselves
+            if value := node.get(key):
+                label += f" {key}={len(value) if isinstance(value, list) else value}"
+        return label
+
 
 @PLAN_KINDS.register
 class _PlanFileKind:
@@ -148,6 +160,9 @@ class _PlanFileKind:
 
     def build(self, cfg: PlanFileTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
         return ModelPlan.load(Path(cfg.path).expanduser())
+
+    def label(self, node: dict) -> str:
+        return f"plan {Path(str(node.get('path'))).name}"
 
 
 @PLAN_KINDS.register
@@ -174,6 +189,12 @@ class _SearchKind:
         context.details["search"] = {**found.summary, "plan": str(plan_path), "log": str(log_path)}
         return found.plan
 
+    def label(self, node: dict) -> str:
+        label = f"{node.get('strategy', 'tasder')} max_drop={node.get('max_drop')}"
+        if node.get("objective", "edp") != "edp":
+            label += f" objective={node['objective']}"
+        return label
+
 
 @PLAN_KINDS.register
 class _AutoKind:
@@ -190,3 +211,6 @@ class _AutoKind:
             for c in choices
         }  # fmt: skip
         return plan
+
+    def label(self, node: dict) -> str:
+        return f"auto kept_energy>={node.get('min_kept_energy')}"
