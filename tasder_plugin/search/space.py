@@ -258,21 +258,8 @@ def _options(layer: _Layer, costs: _Costs, dual: bool, weights) -> list[Option]:
     return options
 
 
-def build_space(
-    model: nn.Module,
-    profile,
-    hw: HardwareSpec,
-    evaluator: PlanEvaluator,
-    sides: dict[str, list[TASDSeries]],
-    objective: Objective,
-    *,
-    targets: list[str],
-    max_candidates: int,
-    sensitivity_index: torch.Tensor,
-    progress: bool = False,
-) -> SearchSpace:
-    """Cost, prune and measure every target layer's candidates (see the module docstring)."""
-    costs = _Costs(hw)
+def _target_layers(model: nn.Module, profile, sides, targets: list[str], costs) -> list[_Layer]:
+    """The profiled target layers with the series each side may use, costed dense."""
     by_fqn: dict[str, list] = {}
     for r in profile.records:
         by_fqn.setdefault(r.fqn, []).append(r)
@@ -289,6 +276,25 @@ def build_space(
         e, d = costs(layer.records, [LayerPlan()])
         layer.dense = (float(e[0]), float(d[0]))
         layers.append(layer)
+    return layers
+
+
+def build_space(
+    model: nn.Module,
+    profile,
+    hw: HardwareSpec,
+    evaluator: PlanEvaluator,
+    sides: dict[str, list[TASDSeries]],
+    objective: Objective,
+    *,
+    targets: list[str],
+    max_candidates: int,
+    sensitivity_index: torch.Tensor,
+    progress: bool = False,
+) -> SearchSpace:
+    """Cost, prune and measure every target layer's candidates (see the module docstring)."""
+    costs = _Costs(hw)
+    layers = _target_layers(model, profile, sides, targets, costs)
     searched = {layer.fqn for layer in layers}
     fixed = [r for r in profile.records if r.fqn not in searched]
     fixed_e, fixed_d = costs(fixed, [LayerPlan()]) if fixed else (np.zeros(1), np.zeros(1))

@@ -277,6 +277,23 @@ def _parse(cme, arch: ZigZagArch, seconds: float) -> ZigZagResult:
     )
 
 
+def _write_inputs(layer: ZigZagLayer, arch: ZigZagArch, workdir: Path, ordering) -> dict:
+    """The workload, mapping and accelerator YAMLs ZigZag reads, written into ``workdir``."""
+    import yaml
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    documents = {
+        "workload": _yaml_workload(layer, arch),
+        "mapping": _yaml_mapping(layer, arch, ordering),
+        "accelerator": _yaml_accelerator(arch),
+    }
+    files = {}
+    for key, document in documents.items():
+        files[key] = workdir / f"{key}.yaml"
+        files[key].write_text(yaml.safe_dump(document, sort_keys=False))
+    return files
+
+
 def run_zigzag(
     layer: ZigZagLayer,
     arch: ZigZagArch,
@@ -291,7 +308,6 @@ def run_zigzag(
     ``temporal_ordering``: ``(dim, size)`` loops, innermost first, to evaluate instead. The stages
     are ``zigzag.api``'s without its savers (json, pickle, png): only the YAMLs are written,
     nothing is printed and zigzag's logging is muted."""
-    import yaml
     from zigzag.mapping.temporal_mapping import TemporalMappingType
     from zigzag.stages.evaluation.cost_model_evaluation import CostModelStage
     from zigzag.stages.main import MainStage
@@ -308,22 +324,12 @@ def run_zigzag(
     pick = pick.get(opt, rs.MinimalEDPStage if opt == "EDP" else None)
     if pick is None:
         raise ValueError(f"opt must be 'latency', 'energy' or 'EDP', not {opt!r}")
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    documents = {
-        "workload": _yaml_workload(layer, arch),
-        "mapping": _yaml_mapping(layer, arch, temporal_ordering),
-        "accelerator": _yaml_accelerator(arch),
-    }
-    for key, document in documents.items():
-        files[key] = workdir / f"{key}.yaml"
-        files[key].write_text(yaml.safe_dump(document, sort_keys=False))
+    files = _write_inputs(layer, arch, Path(workdir), temporal_ordering)
     main = MainStage(
         [WorkloadParserStage, AcceleratorParserStage, WorkloadStage, pick,
          SpatialMappingGeneratorStage, pick, TemporalMappingGeneratorStage, CostModelStage],
         **{key: str(path) for key, path in files.items()},
-        dump_folder=str(workdir / "dump"),
+        dump_folder=str(Path(workdir) / "dump"),
         loma_lpf_limit=lpf_limit,
         loma_show_progress_bar=False,
         nb_mappings_generated=1,
