@@ -15,6 +15,7 @@ from tasder_plugin.data.common import DATA_KINDS
 from tasder_plugin.hardware.spec import HardwareSpec
 from tasder_plugin.models.adapters import ModelConfig
 
+from .logger_configs import LOGGER_SCHEMAS
 from .plans import PLAN_KINDS
 from .settings import RunSchema, TrainerSettings
 
@@ -32,6 +33,7 @@ def _schemas() -> dict[str, type]:
     }
     found.update({f"tasd_{k}": hydra_schema(PLAN_KINDS.get(k).config) for k in PLAN_KINDS})
     found.update({f"data_{k}": hydra_schema(DATA_KINDS.get(k).config) for k in DATA_KINDS})
+    found.update({f"logger_{k}": hydra_schema(cls) for k, cls in LOGGER_SCHEMAS.items()})
     return found
 
 

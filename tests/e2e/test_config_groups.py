@@ -83,7 +83,7 @@ def test_option_composes_and_builds(group, option, make_cfg, tmp_path):
         assert node["kind"] in data_kinds()
 
 
-SCHEMA_GROUPS = ("model", "data", "hw", "tasd", "trainer")
+SCHEMA_GROUPS = ("model", "data", "hw", "tasd", "trainer", "logger")
 TYPED = [(g, o) for g, o in OPTIONS if g in SCHEMA_GROUPS]
 
 

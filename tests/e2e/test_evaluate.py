@@ -119,6 +119,25 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
         load_checkpoint(bad)
 
 
+def test_a_checkpoint_that_does_not_fit_is_named_in_one_line(tmp_path):
+    from safetensors.torch import save_file
+
+    from tasder_plugin.models.adapters import ModelConfig, ModelLoadError, build_model
+
+    config = ModelConfig(pretrained=False)
+    state = build_model(config).state_dict()
+    kept = {k: v for i, (k, v) in enumerate(state.items()) if i % 2}  # half the keys
+    kept["extra.weight"] = next(iter(kept.values())).clone()
+    path = tmp_path / "partial.safetensors"
+    save_file({k: v.contiguous() for k, v in kept.items()}, str(path))
+    with pytest.raises(ModelLoadError) as err:
+        build_model(ModelConfig(pretrained=False, checkpoint=str(path)))
+    message = str(err.value)
+    missing = len(state) - len(kept) + 1
+    assert "\n" not in message and f"{missing} missing keys (e.g. " in message
+    assert "1 unexpected keys (e.g. 'extra.weight')" in message
+
+
 @pytest.mark.slow
 def test_joblib_sweep_records_every_job_and_survives_a_failing_one(tmp_path):
     from evaluation.leaderboard_db import read_rows
