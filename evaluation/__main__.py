@@ -23,6 +23,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from tasder_plugin.conf_location import conf_dir
+from tasder_plugin.errors import one_line
 
 from .errors import user_error_message
 from .schemas import register_schemas
@@ -45,7 +46,7 @@ def _record_failure(cfg: DictConfig, message: str) -> None:
 
 
 def _sweep_job_failed(cfg: DictConfig, err: Exception) -> None:
-    message = user_error_message(err) or f"{type(err).__name__}: {' '.join(str(err).split())}"
+    message = user_error_message(err) or f"{type(err).__name__}: {one_line(err)}"
     log.error("job failed: %s\n%s", message, traceback.format_exc())
     if cfg.get("leaderboard_db"):
         _record_failure(cfg, message)
@@ -75,13 +76,12 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Check the command line, run it with Hydra, and exit 1 if any job of a sweep failed."""
-    register_schemas()
-    if "debug=true" not in sys.argv[1:]:
-        from .preflight import check_command_line
+    from .preflight import check_command_line
 
-        if message := check_command_line(sys.argv[1:]):
-            print(f"error: {message}", file=sys.stderr)
-            sys.exit(2)
+    register_schemas()
+    if message := check_command_line(sys.argv[1:]):
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
     with tempfile.TemporaryDirectory(prefix="tasder-sweep-") as scratch:
         failed = Path(scratch) / "failed_jobs.txt"
         os.environ[_FAILED_JOBS] = str(failed)

@@ -18,7 +18,7 @@ import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from tasder_plugin.atomic_io import write_atomic
+from tasder_plugin.atomic_io import cannot_write, write_atomic
 from tasder_plugin.progress import progress_enabled
 
 __all__ = ["dense_accuracy", "dense_key"]
@@ -79,9 +79,9 @@ def dense_accuracy(cfg, model_cfg, compute: Callable[[], dict], notes: list | No
     try:
         write_atomic(path, lambda tmp: torch.save(result, tmp))
     except OSError as err:
-        reason = err.strerror or str(err)
-        (notes if notes is not None else []).append(
-            f"dense accuracy not cached: cannot write {err.filename or path}: {reason} "
-            "(set cache_dir=<a writable folder>)"
-        )
+        if notes is not None:
+            notes.append(
+                f"dense accuracy not cached: {cannot_write(err, path)} (set cache_dir=<a "
+                "writable folder>)"
+            )
     return result

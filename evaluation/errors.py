@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from tasder_plugin.errors import TasderUserError
+from tasder_plugin.errors import TasderUserError, one_line
 
 
 def user_error_message(err: BaseException) -> str | None:
     """One line for a :class:`TasderUserError` (a mistake the user can fix), else None: any
     other exception is a bug and keeps its traceback."""
-    if isinstance(err, TasderUserError):
-        return " ".join(str(err).split())
-    return None
+    return one_line(err) if isinstance(err, TasderUserError) else None

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tasder_plugin.atomic_io import write_atomic, write_text_atomic
+from tasder_plugin.atomic_io import cannot_write, write_atomic, write_text_atomic
 from tasder_plugin.errors import ConfigError
 
 from .leaderboard_db import LeaderboardError, read_rows
@@ -249,8 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"leaderboard: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # --out is read-only, a file, on a full disk...
-        where = err.filename or args.out
-        print(f"leaderboard: cannot write {where}: {err.strerror} (choose --out)", file=sys.stderr)
+        print(f"leaderboard: {cannot_write(err, args.out)} (choose --out)", file=sys.stderr)
         return 2
     for path in written:
         print(path)

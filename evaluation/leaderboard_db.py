@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tasder_plugin.errors import TasderUserError
+from tasder_plugin.errors import TasderUserError, one_line
 
 __all__ = [
     "BUSY_TIMEOUT_S",
@@ -194,7 +194,7 @@ def _write(db_path, row: dict, metrics: dict) -> None:
 
 
 def _unwritable(db_path: Path, err: Exception) -> LeaderboardError:
-    reason = getattr(err, "strerror", None) or " ".join(str(err).split())
+    reason = getattr(err, "strerror", None) or one_line(err)
     return LeaderboardError(
         f"cannot write leaderboard {db_path}: {reason} (set leaderboard_db=<a writable SQLite "
         "file>, or leaderboard_db=null to skip it)"
@@ -232,7 +232,7 @@ def record_error(db_path, config, message: str) -> str:
     """Store a failed job (status error, one-line message) under its configuration's key."""
     config = _plain_config(config)
     key = config_key_from_config(config)
-    line = " ".join(str(message).split()) or "unknown error"
+    line = one_line(message) or "unknown error"
     mode = config.get("mode")
     row = {
         "key": key,

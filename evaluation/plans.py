@@ -19,7 +19,7 @@ from tasder_plugin import ModelPlan
 from tasder_plugin.config import check, from_plain
 from tasder_plugin.errors import ConfigError
 from tasder_plugin.hardware.spec import HardwareSpec
-from tasder_plugin.nn.plan import check_selectors
+from tasder_plugin.nn.plan import check_targets
 from tasder_plugin.registry import Registry
 from tasder_plugin.search.auto import AutoOptions
 from tasder_plugin.search.options import SearchOptions
@@ -60,11 +60,10 @@ def build_plan(config, model: nn.Module, context: PlanContext) -> ModelPlan:
     return PLAN_KINDS.get(config.kind).build(config, model, context).validate(model)
 
 
-def _kind_is(name: str):
-    def post_init(self) -> None:
-        check(self.kind == name, "kind", f"must be {name!r} for this schema, got {self.kind!r}")
-
-    return post_init
+def _check_kind(config) -> None:
+    """A kind's config holds its own kind (the field's default), never another's."""
+    own = type(config).__dataclass_fields__["kind"].default
+    check(config.kind == own, "kind", f"must be {own!r} for this schema, got {config.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ class NoTASD:
     """No decomposition: the dense model (its cost on the chosen hardware still reported)."""
 
     kind: str = "none"
-    __post_init__ = _kind_is("none")
+    __post_init__ = _check_kind
 
 
 @dataclass(frozen=True)
@@ -86,9 +85,8 @@ class UniformTASD:
     ignore: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _kind_is("uniform")(self)
-        check_selectors(self.targets or (), "targets")
-        check_selectors(self.ignore, "ignore")
+        _check_kind(self)
+        check_targets(self.targets, self.ignore)
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ class PlanFileTASD:
     kind: str = "plan"
 
     def __post_init__(self) -> None:
-        _kind_is("plan")(self)
+        _check_kind(self)
         check(Path(self.path).expanduser().is_file(), "path",
               f"names no file: {self.path} (a plan saved by ModelPlan.save or a search's "
               "plan.yaml)")  # fmt: skip
@@ -113,7 +111,7 @@ class AutoTASD(AutoOptions):
     kind: str = "auto"
 
     def __post_init__(self) -> None:
-        _kind_is("auto")(self)
+        _check_kind(self)
         super().__post_init__()
 
 
@@ -124,7 +122,7 @@ class SearchTASD(SearchOptions):
     kind: str = "search"
 
     def __post_init__(self) -> None:
-        _kind_is("search")(self)
+        _check_kind(self)
         super().__post_init__()
 
 
@@ -179,9 +177,8 @@ class _SearchKind:
                 "a calibration split (e.g. data=digits), or a fixed setting (tasd=uniform, "
                 "tasd=auto, tasd=plan tasd.path=<a saved plan>)"
             )
-        options = SearchOptions(**{k: getattr(cfg, k) for k in SearchOptions.__dataclass_fields__})
-        found = run_search(
-            model, context.data.calib, context.hw, options, task=context.task,
+        found = run_search(  # a SearchTASD is the SearchOptions it extends
+            model, context.data.calib, context.hw, cfg, task=context.task,
             profile=context.profile, seed=context.seed, progress=context.progress,
         )  # fmt: skip
         plan_path = found.plan.save(context.output_dir / "plan.yaml")
@@ -203,8 +200,7 @@ class _AutoKind:
     def build(self, cfg: AutoTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
         from tasder_plugin.search.auto import auto_plan
 
-        options = AutoOptions(**{k: getattr(cfg, k) for k in AutoOptions.__dataclass_fields__})
-        plan, choices = auto_plan(model, context.hw, options)
+        plan, choices = auto_plan(model, context.hw, cfg)  # an AutoTASD is its AutoOptions
         context.details["auto"] = {
             c.fqn: {"series": str(c.series or "dense"), "kept_energy": c.kept_energy,
                     "weight_density": c.weight_density}

@@ -23,6 +23,7 @@ from tasder_plugin.conf_location import conf_dir
 from tasder_plugin.config import suggest
 from tasder_plugin.errors import TasderUserError
 
+from .errors import user_error_message
 from .run_settings import load_settings
 
 __all__ = ["MAX_JOBS", "check_command_line", "job_overrides"]
@@ -84,7 +85,9 @@ def _check_job(overrides: list[str], multirun: bool) -> str | None:
     try:
         load_settings(cfg, hw_name=str(cfg.hydra.runtime.choices.hw)).trainer.check_available()
     except TasderUserError as err:
-        return " ".join(str(err).split())
+        if cfg.get("debug"):  # debug=true: the traceback, as at run time
+            raise
+        return user_error_message(err)
     return _unwritable_run_dir(cfg, multirun)
 
 

@@ -18,7 +18,8 @@ import torch
 from omegaconf import DictConfig
 
 from tasder_plugin import profile_model, remove_tasd_
-from tasder_plugin.data.common import EvalData, build_data
+from tasder_plugin.atomic_io import cannot_write
+from tasder_plugin.data import EvalData, build_data
 from tasder_plugin.errors import ConfigError, OutputError
 from tasder_plugin.models.adapters import ModelConfig, build_model
 from tasder_plugin.models.preprocessing import data_config
@@ -102,8 +103,7 @@ def _write_results(path: Path, record: dict) -> Path:
         return write_json(path, record)
     except OSError as err:
         raise OutputError(
-            f"cannot write {err.filename or path}: {err.strerror or err} (set "
-            "hydra.run.dir=<a writable folder>)"
+            f"{cannot_write(err, path)} (set hydra.run.dir=<a writable folder>)"
         ) from None
 
 

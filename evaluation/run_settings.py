@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from tasder_plugin.config import from_plain
-from tasder_plugin.data.common import DataConfig, parse_data
+from tasder_plugin.data import DataConfig, parse_data
 from tasder_plugin.errors import ConfigError
 from tasder_plugin.hardware import hardware_from_dict
 from tasder_plugin.hardware.spec import HardwareSpec

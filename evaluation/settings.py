@@ -5,6 +5,7 @@ nodes is derived from these classes (:mod:`.schemas`), so typos fail at compose 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +66,7 @@ class TrainerSettings:
                 )
 
     def as_kwargs(self) -> dict:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)

@@ -2,29 +2,13 @@
 
 The public API is re-exported here (see shared/DESIGN.md); subpackages hold the implementations.
 The names are imported on first use (PEP 562), so that importing a light module of the package
-(:mod:`.conf_location`, which Hydra's plugin scan loads in every Hydra app) does not import torch.
+(:mod:`.conf_location`, which Hydra's plugin scan loads in every Hydra app) does not import torch;
+``_SOURCES`` says which subpackage defines each name (the one list of the public API).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and readers
-    from .hardware import estimate_cost, load_hardware
-    from .nn import LayerPlan, ModelPlan, apply_tasd_, remove_tasd_, tasd_layer_stats
-    from .profile import GemmRecord, ModelProfile, profile_model
-    from .search import run_search, search_plan
-    from .tasd import (
-        NMPattern,
-        TASDSeries,
-        TASDStats,
-        approximate,
-        block_nnz_histogram,
-        decompose,
-        nm_mask,
-        tasd_stats,
-    )
 
 __version__ = "0.1.0"
 
@@ -46,28 +30,7 @@ _SOURCES = {
 }
 _SOURCE_OF = {name: package for package, names in _SOURCES.items() for name in names}
 
-__all__ = [
-    "estimate_cost",
-    "load_hardware",
-    "GemmRecord",
-    "ModelProfile",
-    "profile_model",
-    "run_search",
-    "search_plan",
-    "LayerPlan",
-    "ModelPlan",
-    "apply_tasd_",
-    "remove_tasd_",
-    "tasd_layer_stats",
-    "NMPattern",
-    "TASDSeries",
-    "TASDStats",
-    "approximate",
-    "block_nnz_histogram",
-    "decompose",
-    "nm_mask",
-    "tasd_stats",
-]
+__all__ = list(_SOURCE_OF)  # the public API, in the order of the table above
 
 
 def __getattr__(name: str):

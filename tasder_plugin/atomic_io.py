@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["write_atomic", "write_text_atomic"]
+__all__ = ["cannot_write", "write_atomic", "write_text_atomic"]
 
 
 def _umask() -> int:
@@ -42,3 +42,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def cannot_write(err: OSError, path: str | os.PathLike) -> str:
+    """``cannot write <file>: <reason>``, for the one-line message of a failed write to ``path``
+    (the file the OS names, when it names one: a read-only parent, a file where a folder is)."""
+    return f"cannot write {err.filename or path}: {err.strerror or err}"

@@ -7,7 +7,14 @@ its traceback. Subclasses also derive from the builtin a Python caller would exp
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "InputError", "MissingFileError", "OutputError", "TasderUserError"]
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "MissingFileError",
+    "OutputError",
+    "TasderUserError",
+    "one_line",
+]
 
 
 class TasderUserError(Exception):
@@ -29,3 +36,8 @@ class OutputError(TasderUserError, OSError):
 
 class MissingFileError(TasderUserError, FileNotFoundError):
     """A file the configuration names does not exist."""
+
+
+def one_line(message: BaseException | str) -> str:
+    """An error's message on one line, as every command line tool of the project prints it."""
+    return " ".join(str(message).split())

@@ -53,12 +53,12 @@ from pathlib import Path
 import pytest
 
 from tests import warm_python
+from tests.markdown import Block, blocks_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 SHELL_LANGS = {"bash", "sh", "shell"}
 TRANSCRIPT_LANGS = {"console", "text"}
-FENCE = re.compile(r"^```(\S*)\s*$")
 SPAN = re.compile(r"`([^`]+)`")
 INLINE_COMMAND = re.compile(r"^(?:[A-Z_][A-Z0-9_]*=\S+\s+)*python3?\s")
 SUMMARY_START = ("model ", "error:")
@@ -104,14 +104,6 @@ class DocError(ValueError):
 
 
 @dataclass
-class Block:
-    lang: str
-    line: int  # 1-based line of the opening fence
-    lines: list[str]
-    before: str  # the text between the previous block and this one
-
-
-@dataclass
 class Command:
     text: str  # exactly as written (continuation lines included)
     doc: str  # path relative to the repository
@@ -122,25 +114,6 @@ class Command:
     @property
     def key(self) -> str:
         return " ".join(self.text.replace("\\\n", " ").split())
-
-
-def blocks_of(text: str) -> tuple[list[Block], str]:
-    """The fenced blocks of a markdown text, and its text with their lines blanked."""
-    blocks, outside, current, before = [], [], None, []
-    for number, line in enumerate(text.splitlines(), 1):
-        match = FENCE.match(line)
-        if current is None and match:
-            current = Block(match.group(1), number, [], "\n".join(before))
-            before = []
-        elif current is not None and line.strip() == "```":
-            blocks.append(current)
-            current = None
-        elif current is not None:
-            current.lines.append(line)
-        else:
-            before.append(line)
-        outside.append(line if current is None and not match else "")
-    return blocks, "\n".join(outside)
 
 
 def logical_lines(lines: list[str]) -> list[tuple[int, str]]:
@@ -187,7 +160,7 @@ def doc_files(blocks: list[Block]) -> dict[str, str]:
             continue
         named = [s for s in SPAN.findall(block.before) if s in tree]
         if named:
-            files[named[-1]] = "\n".join(block.lines) + "\n"
+            files[named[-1]] = block.text + "\n"
     missing = sorted(set(tree) - set(files))
     if missing:
         raise DocError(f"files of the tree without a block introduced by their name: {missing}")
@@ -392,6 +365,7 @@ def shared(tmp_path_factory):
         while not (socket_dir / "python.sock").exists() and server.poll() is None:
             assert time.monotonic() < deadline, "tests/warm_python.py did not start"
             time.sleep(0.1)
+        assert server.poll() is None, (root / "server.log").read_text()  # else every run is cold
         board = root / "board.sqlite"
         seed = bash(
             "python -m evaluation -m tasd=none,uniform trainer.enable_progress_bar=false",
@@ -399,9 +373,13 @@ def shared(tmp_path_factory):
         )  # fmt: skip
         assert seed.returncode == 0, seed.stdout[-3000:]
         yield env, board
+        assert server.poll() is None, (root / "server.log").read_text()  # it served them all
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
         shutil.rmtree(socket_dir, ignore_errors=True)
 
 

@@ -33,10 +33,10 @@ client({socket!r}, {python!r})
 """
 
 
-def install(directory, socket_path, python=sys.executable) -> None:
+def install(directory, socket_path) -> None:
     """Write the ``python`` and ``python3`` shims into ``directory``."""
     here = os.path.dirname(os.path.abspath(__file__))
-    text = SHIM.format(python=python, here=here, socket=str(socket_path))
+    text = SHIM.format(python=sys.executable, here=here, socket=str(socket_path))
     for name in ("python", "python3"):
         path = os.path.join(directory, name)
         with open(path, "w") as handle:
@@ -141,6 +141,7 @@ def _start(conn: socket.socket, listener: socket.socket, base_env: dict, set_by_
         return None
     pid = os.fork()
     if pid == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the server's handler is not the program's
         listener.close()
         conn.close()
         os.setpgid(0, 0)
@@ -167,31 +168,49 @@ def serve(socket_path: str) -> None:
     listener.listen(16)
     os.rename(socket_path + ".new", socket_path)  # appears only when ready
     children: dict[int, socket.socket] = {}
-    while True:
-        ready, _, _ = select.select([listener, *children.values()], [], [], 0.05)
-        for sock in ready:
-            if sock is listener:
-                conn, _ = listener.accept()
+    parent = os.getppid()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while os.getppid() == parent:  # pytest gone (even killed without teardown): stop
+            _serve_once(listener, children, base_env, set_by_preload)
+    finally:
+        for pid in children:  # no child outlives the server
+            _kill_group(pid)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _serve_once(listener, children: dict, base_env: dict, set_by_preload: dict) -> None:
+    """Accept what is ready, kill the children of clients that went away, report the finished."""
+    ready, _, _ = select.select([listener, *children.values()], [], [], 0.05)
+    for sock in ready:
+        if sock is listener:
+            conn, _ = listener.accept()
+            try:
                 pid = _start(conn, listener, base_env, set_by_preload)
-                if pid is not None:
-                    children[pid] = conn
-            else:  # a client closed its end before its child finished
-                pid = next(p for p, c in children.items() if c is sock)
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        for pid, conn in list(children.items()):
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                code = os.waitstatus_to_exitcode(status)
-                code = 128 - code if code < 0 else code
-                try:
-                    conn.sendall(b"S" + code.to_bytes(4, "big", signed=True))
-                except OSError:
-                    pass
+            except (OSError, ValueError):  # a client that left mid-request, or sent garbage
                 conn.close()
-                del children[pid]
+                continue
+            if pid is not None:
+                children[pid] = conn
+        else:  # a client closed its end before its child finished
+            _kill_group(next(p for p, c in children.items() if c is sock))
+    for pid, conn in list(children.items()):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            code = 128 - code if code < 0 else code
+            try:
+                conn.sendall(b"S" + code.to_bytes(4, "big", signed=True))
+            except OSError:
+                pass
+            conn.close()
+            del children[pid]
 
 
 if __name__ == "__main__":

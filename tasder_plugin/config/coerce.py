@@ -1,6 +1,6 @@
 """``from_plain``: a mapping of plain values -> a (nested) frozen dataclass, checked field by field.
 
-Supported field types: bool, int, float, str, Enum, value types with a ``parse`` classmethod
+Supported field types: bool, int, float, str, value types with a ``parse`` classmethod
 (``NMPattern``, ``TASDSeries``, ``Task``: parsed from their strings), ``X | None``,
 ``tuple[X, ...]``, ``list[X]``, ``dict``, ``Any`` and nested
 dataclasses. Value checks live in each dataclass's ``__post_init__`` (:func:`check`); their
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import enum
 import types
 import typing
 from typing import Any
@@ -50,11 +49,7 @@ def from_plain(cls: type, data: Any, where: str = ""):
         raise ConfigError(f"{where.rstrip('.') or cls.__name__}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    for key in data:
-        if key not in fields:
-            raise ConfigError(
-                f"unknown key {where}{key}{suggest(key, fields)} (valid: {', '.join(fields)})"
-            )
+    _reject_unknown(data, list(fields), lambda key: f"key {where}{key}")
     missing = [n for n, f in fields.items() if n not in data and _required(f)]
     if missing:
         raise ConfigError(f"missing key {where}{missing[0]} (set {where}{missing[0]}=...)")
@@ -95,8 +90,6 @@ def _convert(hint, value, where: str):
             return hint.parse(value if isinstance(value, hint) else str(value))
         except ValueError as err:
             raise ConfigError(f"{where}: {err}") from None
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return _enum(hint, value, where)
     if dataclasses.is_dataclass(hint):
         return from_plain(hint, value, f"{where}.")
     return _scalar(hint, value, where)
@@ -108,16 +101,13 @@ def is_parsed_type(hint) -> bool:
     return isinstance(hint, type) and callable(getattr(hint, "parse", None))
 
 
-def _enum(hint: type[enum.Enum], value, where: str):
-    if isinstance(value, hint):
-        return value
-    names = [m.value for m in hint]
-    if value not in names:
-        raise ConfigError(f"{where} must be one of {', '.join(map(str, names))}, got {value!r}")
-    return hint(value)
-
-
-_EXPECTED = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
+# scalar type -> (what the error says is expected, the test a value passes)
+_SCALARS = {
+    bool: ("true/false", lambda v: isinstance(v, bool)),
+    int: ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    float: ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    str: ("a string", lambda v: isinstance(v, str)),
+}
 
 
 def _scalar(hint, value, where: str):
@@ -126,16 +116,11 @@ def _scalar(hint, value, where: str):
             value = float(value)  # YAML 1.1 reads 1e-12 (no dot) as a string
         except ValueError:
             pass
-    ok = {
-        bool: lambda v: isinstance(v, bool),
-        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        str: lambda v: isinstance(v, str),
-    }.get(hint)
-    if ok is None:
+    if hint not in _SCALARS:
         raise TypeError(f"{where}: unsupported field type {hint!r}")  # a schema bug, not input
+    expected, ok = _SCALARS[hint]
     if not ok(value):
-        raise ConfigError(f"{where}: expected {_EXPECTED[hint]}, got {value!r}")
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}")
     return float(value) if hint is float else value
 
 
@@ -143,10 +128,16 @@ def replace_options(options, overrides: dict):
     """``dataclasses.replace(options, **overrides)``; an unknown name is a one-line error."""
     if not overrides:
         return options
-    names = [f.name for f in dataclasses.fields(options)]
-    for key in overrides:
-        if key not in names:
-            raise ConfigError(
-                f"unknown option {key!r}{suggest(key, names)} (valid: {', '.join(names)})"
-            )
+    _reject_unknown(
+        overrides, [f.name for f in dataclasses.fields(options)], lambda k: f"option {k!r}"
+    )
     return dataclasses.replace(options, **overrides)
+
+
+def _reject_unknown(keys, valid: list[str], name) -> None:
+    """The first of ``keys`` not in ``valid``, as one line with the closest valid name."""
+    for key in keys:
+        if key not in valid:
+            raise ConfigError(
+                f"unknown {name(key)}{suggest(key, valid)} (valid: {', '.join(valid)})"
+            )

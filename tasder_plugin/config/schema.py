@@ -1,6 +1,6 @@
 """``hydra_schema``: the OmegaConf structured-config schema of a typed config dataclass.
 
-OmegaConf types fields as primitives, enums, lists, dicts and nested dataclasses; the typed
+OmegaConf types fields as primitives, lists, dicts and nested dataclasses; the typed
 dataclasses hold parsed values (``NMPattern``, tuples). The schema is derived field by field
 (parsed values -> str, tuples -> lists) so Hydra rejects typos and wrong types at compose time
 while the field list and the defaults stay declared once, on the typed class.
@@ -9,7 +9,6 @@ while the field list and the defaults stay declared once, on the typed class.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import importlib
 import types
 import typing
@@ -75,7 +74,7 @@ def _schema_type(hint):
         return str
     if dataclasses.is_dataclass(hint):
         return hydra_schema(hint)
-    if hint in (bool, int, float, str) or (isinstance(hint, type) and issubclass(hint, enum.Enum)):
+    if hint in (bool, int, float, str):
         return hint
     return Any
 

@@ -5,17 +5,30 @@ kind available as soon as any part of the package is imported.
 """
 
 from . import hf_datasets, loaders  # noqa: F401  (the data kinds register on import)
-from .common import DataError, EvalData, build_data, data_kinds, make_loader, register_data
+from .common import (
+    DataConfig,
+    DataError,
+    EvalData,
+    build_data,
+    data_kinds,
+    image_transform,
+    make_loader,
+    parse_data,
+    register_data,
+)
 from .digits import DIGITS_CLASSES, DIGITS_IMAGE_SIZE, digits_splits
 
 __all__ = [
     "DIGITS_CLASSES",
     "DIGITS_IMAGE_SIZE",
+    "DataConfig",
     "DataError",
     "EvalData",
     "build_data",
     "data_kinds",
     "digits_splits",
+    "image_transform",
     "make_loader",
+    "parse_data",
     "register_data",
 ]

@@ -3,8 +3,7 @@ evaluation loaders. Every batch is ``(inputs, labels, indices)`` in a fixed orde
 predictions can be compared sample by sample with the dense model's.
 
 This module holds the built-in kinds (digits, imagefolder, sentences); :mod:`.hf_datasets` the
-HuggingFace ones. The shared pieces live in :mod:`.common` and are re-exported here, where
-harnesses and extensions have always imported them from.
+HuggingFace ones. The shared pieces live in :mod:`.common`; import them from ``tasder_plugin.data``.
 """
 
 from __future__ import annotations
@@ -14,30 +13,10 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .common import (
-    DataConfig,
-    DataError,
-    EvalData,
-    build_data,
-    data_kinds,
-    image_transform,
-    make_loader,
-    register_data,
-)
+from .common import DataConfig, DataError, EvalData, image_transform, make_loader, register_data
 from .digits import digits_splits
 
-__all__ = [
-    "DigitsData",
-    "ImageFolderData",
-    "SentencesData",
-    "DataError",
-    "EvalData",
-    "build_data",
-    "data_kinds",
-    "image_transform",
-    "make_loader",
-    "register_data",
-]
+__all__ = ["DigitsData", "ImageFolderData", "SentencesData"]
 
 
 @dataclass(frozen=True, kw_only=True)

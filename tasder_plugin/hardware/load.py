@@ -15,7 +15,7 @@ import yaml
 
 from ..conf_location import conf_dir
 from ..config import from_plain, suggest
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 from .spec import HardwareSpec
 
 __all__ = ["load_hardware", "hardware_from_dict", "hardware_names", "HW_DIR"]
@@ -64,11 +64,15 @@ def hardware_from_dict(data: dict, name: str, where: str = "") -> HardwareSpec:
     ``where``: the node's dotted path for messages (``"hw."``)."""
     if not isinstance(data, dict):
         raise ConfigError(f"hardware {name!r}: expected a mapping of HardwareSpec fields")
-    data = {"name": name, **data}
+    return _typed({"name": name, **data}, f"hardware {name!r}", where)
+
+
+def _typed(data: dict, label: str, where: str = "") -> HardwareSpec:
+    """``data`` checked into a HardwareSpec; an error says which spec (``label``) it is in."""
     try:
         return from_plain(HardwareSpec, data, where)
     except ConfigError as err:
-        raise ConfigError(f"hardware {name!r}: {err}") from None
+        raise ConfigError(f"{label}: {err}") from None
 
 
 @lru_cache(maxsize=64)
@@ -76,12 +80,9 @@ def _load_file(path: str, _mtime: int) -> HardwareSpec:
     try:
         data = yaml.safe_load(Path(path).read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+        raise ConfigError(f"{path}: not valid YAML: {one_line(err)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of HardwareSpec fields at the top level")
     data.pop("defaults", None)  # the Hydra defaults list: it names the schema, not a field
     data.setdefault("name", Path(path).stem)
-    try:
-        return from_plain(HardwareSpec, data)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+    return _typed(data, path)

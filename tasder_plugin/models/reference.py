@@ -72,7 +72,7 @@ REFERENCE_MODELS.update(
 )
 
 
-def _spec(name: str) -> ReferenceSpec:
+def reference_spec(name: str) -> ReferenceSpec:
     if name not in REFERENCE_MODELS:
         raise ConfigError(f"unknown reference model {name!r}; known: {sorted(REFERENCE_MODELS)}")
     return REFERENCE_MODELS[name]
@@ -90,11 +90,14 @@ def model_card(name: str) -> dict:
     return json.loads(path.read_text())
 
 
-def build_reference(name: str, pretrained: bool = True) -> torch.nn.Module:
-    """A reference model in eval mode; ``pretrained`` loads the committed digits checkpoint."""
-    model = _spec(name).create()
+def build_reference(
+    name: str, pretrained: bool = True, checkpoint: Path | None = None
+) -> torch.nn.Module:
+    """A reference model in eval mode; ``pretrained`` loads ``checkpoint`` (default: the
+    committed digits checkpoint)."""
+    model = reference_spec(name).create()
     if pretrained:
-        path = checkpoint_path(name)
+        path = checkpoint or checkpoint_path(name)
         if not path.is_file():
             raise MissingFileError(
                 f"reference checkpoint {path} is missing; recreate it with "

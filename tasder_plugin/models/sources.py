@@ -91,18 +91,23 @@ class _HuggingFace(ModelAdapter):
     def preprocessing(self, config: ModelConfig, model: nn.Module) -> dict:
         from .preprocessing import load_image_processor, load_tokenizer
 
-        local = Path(config.checkpoint).expanduser() if config.checkpoint else None
+        local = _local_checkpoint(config)
         source = local if local is not None and local.is_dir() else config.architecture
         if config.task.modality == "text":
             return {"tokenizer": load_tokenizer(source, config)}
         return {"image_processor": load_image_processor(source, config)}
 
 
+def _local_checkpoint(config: ModelConfig) -> Path | None:
+    """``model.checkpoint`` as a path (a ``save_pretrained`` folder or a weights file)."""
+    return Path(config.checkpoint).expanduser() if config.checkpoint else None
+
+
 def _huggingface(config: ModelConfig) -> nn.Module:
     import transformers
 
     auto = getattr(transformers, config.task.hf_auto_class)
-    local = Path(config.checkpoint).expanduser() if config.checkpoint else None
+    local = _local_checkpoint(config)
     if local is not None and not local.exists():
         raise ModelLoadError(f"checkpoint not found: {local} (model.checkpoint=...)")
     try:

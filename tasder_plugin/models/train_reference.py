@@ -33,17 +33,24 @@ from pathlib import Path
 import timm
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch.utils.data import DataLoader, TensorDataset
 
-from ..atomic_io import write_atomic, write_text_atomic
+from ..atomic_io import cannot_write, write_atomic, write_text_atomic
 from ..data.digits import digits_splits
-from ..errors import ConfigError, MissingFileError
+from ..errors import ConfigError, OutputError, TasderUserError, one_line
 from .pruning import apply_masks_, global_magnitude_masks, weight_sparsity
-from .reference import CHECKPOINT_DIR, REFERENCE_MODELS, checkpoint_path
+from .reference import (
+    CHECKPOINT_DIR,
+    REFERENCE_MODELS,
+    build_reference,
+    checkpoint_path,
+    reference_spec,
+)
 
 _COMMAND = "python -m tasder_plugin.models.train_reference"
 DEFAULT_OUT = Path("reference_checkpoints")
+LR_DENSE, LR_PRUNING = 3e-3, 1e-3  # peak learning rates: training from scratch, pruning
 
 
 @contextmanager
@@ -94,16 +101,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _start(name: str, base: Path | None) -> tuple[torch.nn.Module, dict]:
+def _start(spec, base: Path | None) -> tuple[torch.nn.Module, dict]:
     """A fresh model (dense) or the dense base checkpoint (sparse), with where it came from."""
-    spec = REFERENCE_MODELS[name]
-    model = spec.create()
     if spec.prune_from is None:
-        return model, {}
+        return spec.create(), {}
     base = base or checkpoint_path(spec.prune_from)
-    if not base.is_file():
-        raise MissingFileError(f"{name} is pruned from {spec.prune_from}, missing at {base}")
-    model.load_state_dict(load_file(base))
+    model = build_reference(spec.prune_from, checkpoint=base)
     return model, {"pruned_from": spec.prune_from, "pruned_from_sha256": _sha256(base)}
 
 
@@ -129,7 +132,7 @@ def _fit(model, loader, epochs: int, lr: float, sparsity: float, gen: torch.Gene
                 apply_masks_(model, masks)  # pruned weights stay zero
 
 
-def _card(name, epochs, seed, lr, threads, samples, train_samples) -> dict:
+def _card(name, epochs, seed, lr, *, threads, samples, train_samples) -> dict:
     """What the model card records besides the results: the command that reproduces the run."""
     options = f"--seed {seed} --lr {lr:g} --threads {threads}"
     if samples is not None:
@@ -164,7 +167,7 @@ def train(
     ``samples`` keeps the first N training images (quick smoke runs); ``base`` defaults to the
     committed dense checkpoint. Same arguments, same machine: bit-identical weights.
     """
-    spec = REFERENCE_MODELS[name]
+    spec = reference_spec(name)
     splits = digits_splits()
     data = splits["train"]
     if samples is not None:
@@ -172,13 +175,13 @@ def train(
     with deterministic_cpu(threads):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
-        model, provenance = _start(name, base)
+        model, provenance = _start(spec, base)
         loader = DataLoader(data, batch_size=64, shuffle=True, generator=gen)
         start = time.perf_counter()
-        _fit(model, loader, epochs, lr, spec.sparsity if spec.prune_from else 0.0, gen)
+        _fit(model, loader, epochs, lr, spec.sparsity, gen)
         seconds = time.perf_counter() - start
         top1 = {f"{split}_top1": accuracy(model, splits[split]) for split in ("eval", "calib")}
-    card = _card(name, epochs, seed, lr, threads, samples, len(data))
+    card = _card(name, epochs, seed, lr, threads=threads, samples=samples, train_samples=len(data))
     return model.eval(), {
         **card,
         **provenance,
@@ -192,20 +195,26 @@ def save(model: torch.nn.Module, card: dict, name: str, out: Path = DEFAULT_OUT)
     """Write ``out/<name>.safetensors`` and its JSON card, each atomically."""
     path = Path(out) / f"{name}.safetensors"
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    write_atomic(path, lambda tmp: save_file(state, tmp))
-    write_text_atomic(path.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+    try:
+        write_atomic(path, lambda tmp: save_file(state, tmp))
+        write_text_atomic(path.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+    except OSError as err:
+        raise OutputError(f"{cannot_write(err, path)} (choose --out)") from None
     return path
 
 
 def _committed_in(out: Path, names: list[str]) -> list[str]:
     """The committed checkpoints a run into ``out`` would replace."""
-    if not out.is_dir() or out.resolve() != CHECKPOINT_DIR.resolve():
+    if out.resolve() != CHECKPOINT_DIR.resolve():
         return []
     return [n for n in names if (out / f"{n}.safetensors").exists()]
 
 
 def _positive(text: str) -> int:
-    value = int(text) if text.strip().isdigit() else 0
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
@@ -237,9 +246,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow --out to be the committed checkpoint folder and replace its files",
     )
-    add("--epochs", metavar="N", type=_positive, help="default: 30 resnet, 80 vit, 12 sparse")
+    add("--epochs", metavar="N", type=_positive, help="default: the model's train_epochs")
     add("--seed", type=int, default=0, help="default: 0")
-    add("--lr", type=float, help="peak learning rate (default: 3e-3 dense, 1e-3 pruning)")
+    lrs = f"default: {LR_DENSE:g} dense, {LR_PRUNING:g} pruning"
+    add("--lr", type=float, help=f"peak learning rate ({lrs})")
     add(
         "--threads",
         metavar="N",
@@ -256,37 +266,43 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _order(names: list[str]) -> list[str]:
+    """Each model once, dense ones first: a sparse variant prunes the base this run wrote."""
+    return sorted(set(names), key=lambda n: (REFERENCE_MODELS[n].prune_from is not None, n))
+
+
+def _train_and_save(name: str, args) -> bool:
+    """One model: train, print its card, save it unless it misses its accuracy floor."""
+    spec = REFERENCE_MODELS[name]
+    base = None
+    if spec.prune_from and (args.out / f"{spec.prune_from}.safetensors").is_file():
+        base = args.out / f"{spec.prune_from}.safetensors"
+    lr = args.lr or (LR_DENSE if spec.prune_from is None else LR_PRUNING)
+    model, card = train(name, args.epochs or spec.train_epochs, args.seed, lr,
+                        samples=args.samples, threads=args.threads, base=base)  # fmt: skip
+    print(json.dumps(card))
+    if card["eval_top1"] < spec.min_accuracy:
+        print(f"{name}: eval top-1 {card['eval_top1']:.4f} is below {spec.min_accuracy}",
+              file=sys.stderr)  # fmt: skip
+        return False
+    print(f"wrote {save(model, card, name, args.out)}")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    names = args.model or sorted(REFERENCE_MODELS)  # dense bases sort before their variants
-    committed = _committed_in(args.out, names)
-    if committed and not args.overwrite:
-        print(
-            f"train_reference: refusing to overwrite the committed checkpoints {committed} in "
-            f"{args.out}; pass --overwrite, or write elsewhere with --out DIR",
-            file=sys.stderr,
-        )
-        return 2
-    status = 0
-    for name in names:
-        spec = REFERENCE_MODELS[name]
-        epochs = args.epochs or spec.train_epochs
-        lr = args.lr or (3e-3 if spec.prune_from is None else 1e-3)
-        local = args.out / f"{spec.prune_from}.safetensors"
-        base = local if spec.prune_from and local.is_file() else None
-        model, card = train(
-            name, epochs, args.seed, lr, samples=args.samples, threads=args.threads, base=base
-        )
-        print(json.dumps(card))
-        if card["eval_top1"] < spec.min_accuracy:
-            print(
-                f"{name}: eval top-1 {card['eval_top1']:.4f} is below {spec.min_accuracy}",
-                file=sys.stderr,
+    names = _order(args.model or list(REFERENCE_MODELS))
+    try:
+        committed = _committed_in(args.out, names)
+        if committed and not args.overwrite:
+            raise OutputError(
+                f"refusing to overwrite the committed checkpoints {committed} in {args.out}; "
+                "pass --overwrite, or write elsewhere with --out DIR"
             )
-            status = 1
-            continue
-        print(f"wrote {save(model, card, name, args.out)}")
-    return status
+        return 0 if all([_train_and_save(name, args) for name in names]) else 1
+    except TasderUserError as err:
+        print(f"train_reference: {one_line(err)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

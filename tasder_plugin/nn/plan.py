@@ -55,6 +55,12 @@ def check_selectors(selectors: Iterable[str], what: str) -> None:
                 ) from None
 
 
+def check_targets(targets: Iterable[str] | None, ignore: Iterable[str]) -> None:
+    """``targets`` and ``ignore`` are selector lists (for a config's ``__post_init__``)."""
+    check_selectors(targets or (), "targets")
+    check_selectors(ignore, "ignore")
+
+
 def _select(names: list[str], selectors: Iterable[str], what: str, strict_regex: bool) -> set[str]:
     """Names matched by fqn / ``re:`` selectors; an unknown fqn is an error naming close ones."""
     check_selectors(selectors, what)

@@ -131,7 +131,8 @@ def _apply_weights(fqn, module, kind, series, state, reasons) -> str | None:
     try:
         folded = approximate(weight.detach(), series, dim=kind.weight_dim)
     except ValueError as err:
-        raise type(err)(f"layer {fqn!r} weight: {err}") from None
+        err.args = (f"layer {fqn!r} weight: {err}",)  # same class: a user error stays one
+        raise
     state.original_weight = weight.data
     weight.data = folded
     return str(series)

@@ -25,7 +25,7 @@ from ..nn import (
     select_layers,
     unsupported_reason,
 )
-from ..nn.plan import check_selectors
+from ..nn.plan import check_targets
 from ..tasd import tasd_stats
 from ..tasd.patterns import Side, TASDSeries
 from .candidates import SearchSpaceError, series_space
@@ -67,8 +67,7 @@ class AutoOptions:
         energy = self.min_kept_energy
         check(0.0 < energy <= 1.0, "min_kept_energy", f"must be in (0, 1], got {energy}")
         check(self.max_terms >= 1, "max_terms", f"must be an integer >= 1, got {self.max_terms}")
-        check_selectors(self.targets or (), "targets")
-        check_selectors(self.ignore, "ignore")
+        check_targets(self.targets, self.ignore)
 
 
 def auto_plan(
@@ -98,7 +97,8 @@ def auto_plan(
                 w, usable, layer_kind(module).weight_dim, min_kept_energy
             )
         except ValueError as err:
-            raise type(err)(f"layer {fqn!r} weight: {err}") from None
+            err.args = (f"layer {fqn!r} weight: {err}",)  # same class: a user error stays one
+            raise
         layers[fqn] = LayerPlan(weights=series)
         density = float((w != 0).double().mean())
         choices.append(AutoChoice(fqn, series, kept, density))

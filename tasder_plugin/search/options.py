@@ -38,7 +38,7 @@ class SearchOptions:
     stats_samples: int = 32
 
     def __post_init__(self) -> None:
-        from ..nn.plan import check_selectors
+        from ..nn.plan import check_targets
         from .objective import OBJECTIVES
         from .strategies import STRATEGIES
 
@@ -54,5 +54,4 @@ class SearchOptions:
             check(value >= 1, name, f"must be an integer >= 1, got {value}")
         trials = self.refine_trials
         check(trials is None or trials >= 0, "refine_trials", f"must be >= 0, got {trials}")
-        check_selectors(self.targets or (), "targets")
-        check_selectors(self.ignore, "ignore")
+        check_targets(self.targets, self.ignore)

@@ -12,6 +12,8 @@ import torch
 
 from evaluation.__main__ import main
 
+from .test_evaluate import run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 COST = ["mode=cost", "tasd=uniform"]
 
@@ -80,22 +82,13 @@ def test_a_sweep_with_a_bad_value_fails_before_any_job(monkeypatch, capsys, tmp_
     assert code == 2 and "unknown hw 'vegetta'" in err[0] and not sweep.exists()
 
 
-def run_cli(tmp_path, *args, module="evaluation", env=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TASDER_CACHE_DIR": str(tmp_path / "cache"),
-           "TASDER_LEADERBOARD": str(tmp_path / "board.sqlite"), **(env or {})}  # fmt: skip
-    return subprocess.run(
-        [sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=ROOT, env=env,
-        timeout=300,
-    )  # fmt: skip
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("board", ["directory", "not_sqlite"])
 def test_an_unwritable_leaderboard_keeps_the_run(board, tmp_path):
     target = tmp_path / board
     target.mkdir() if board == "directory" else target.write_text("plain text, not a database")
     run_dir = tmp_path / "run"
-    out = run_cli(tmp_path, *COST, f"leaderboard_db={target}", f"hydra.run.dir={run_dir}")
+    out = run_cli(*COST, f"leaderboard_db={target}", tmp_path=tmp_path)  # runs in tmp_path/run
     assert out.returncode == 0, out.stderr[-2000:]
     assert "EDP reduction" in out.stdout and (run_dir / "results.json").is_file()
     warnings = [line for line in out.stderr.splitlines() if line.startswith("warning: ")]
@@ -108,8 +101,8 @@ def test_an_unwritable_cache_keeps_the_run(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     run_dir = tmp_path / "run"
-    out = run_cli(tmp_path, "tasd=uniform", f"cache_dir={blocker / 'cache'}",
-                  "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}")  # fmt: skip
+    out = run_cli("tasd=uniform", f"cache_dir={blocker / 'cache'}",
+                  "trainer.enable_progress_bar=false", tmp_path=tmp_path)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert "top-1" in out.stdout and (run_dir / "results.json").is_file()
     warnings = [line for line in out.stderr.splitlines() if line.startswith("warning: ")]

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from evaluation.plans import PlanContext, build_plan
 from tasder_plugin import profile_model
-from tasder_plugin.data.loaders import EvalData
+from tasder_plugin.data import EvalData
 from tasder_plugin.hardware import hardware_from_dict
 from tasder_plugin.models.adapters import ModelConfig
 
@@ -78,7 +78,7 @@ def test_option_composes_and_builds(group, option, make_cfg, tmp_path):
     elif group == "trainer":
         assert node["accelerator"] in {"cpu", "gpu"}
     elif group == "data":
-        from tasder_plugin.data.loaders import data_kinds
+        from tasder_plugin.data import data_kinds
 
         assert node["kind"] in data_kinds()
 

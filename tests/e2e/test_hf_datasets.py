@@ -5,8 +5,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from tasder_plugin.data.common import parse_data
-from tasder_plugin.data.loaders import DataError, build_data
+from tasder_plugin.data import DataError, build_data, parse_data
 from tasder_plugin.errors import ConfigError, TasderUserError
 
 from .hf_fixtures import save_image_splits, save_text_splits, sentences

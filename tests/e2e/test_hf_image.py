@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from evaluation.run import evaluate
-from tasder_plugin.data.loaders import image_transform
+from tasder_plugin.data import image_transform
 from tasder_plugin.models.adapters import ModelConfig, ModelLoadError, build_model
 from tasder_plugin.models.preprocessing import data_config
 
