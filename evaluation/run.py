@@ -24,6 +24,7 @@ from tasder_plugin.errors import ConfigError, OutputError
 from tasder_plugin.models.adapters import ModelConfig, build_model
 from tasder_plugin.models.preprocessing import data_config
 from tasder_plugin.pipeline import apply_and_cost_
+from tasder_plugin.profile.settings import CostSettings
 from tasder_plugin.progress import progress_enabled
 
 from .dense_cache import dense_accuracy
@@ -32,7 +33,6 @@ from .module import evaluation_module
 from .plans import PlanContext, build_plan
 from .results import build_results, print_paths, print_summary, write_json
 from .run_settings import RunSettings, load_settings
-from .settings import CostSettings
 
 __all__ = ["evaluate", "validate"]
 

@@ -1,6 +1,7 @@
-"""Typed settings of one harness run: the top-level keys of ``conf/config.yaml``, ``cost`` and
-``trainer``. Each field, default and range is declared here once; the Hydra schema of those
-nodes is derived from these classes (:mod:`.schemas`), so typos fail at compose time.
+"""Typed settings of one harness run: the top-level keys of ``conf/config.yaml`` (``cost`` is the
+library's ``CostSettings``) and ``trainer``. Each field, default and range is declared here once;
+the Hydra schema of those nodes is derived from these classes (:mod:`.schemas`), so typos fail
+at compose time.
 """
 
 from __future__ import annotations
@@ -11,27 +12,13 @@ from typing import Any
 
 from tasder_plugin.config import check
 from tasder_plugin.errors import ConfigError
+from tasder_plugin.profile.settings import CostSettings
 
-__all__ = ["MODES", "CostSettings", "RunSchema", "TrainerSettings"]
+__all__ = ["MODES", "RunSchema", "TrainerSettings"]
 
 
 # eval: accuracy and cost; cost: cost only, on random inputs of model.input_size (no data)
 MODES = ("eval", "cost")
-
-
-@dataclass(frozen=True)
-class CostSettings:
-    """``batch_size``: samples per costed batch (1: the accelerator papers' single-inference
-    setting), independent of the evaluation loader's batch. ``stats_samples``: samples the
-    activation statistics (density, block histograms) are measured on."""
-
-    batch_size: int = 1
-    stats_samples: int = 32
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "stats_samples"):
-            value = getattr(self, name)
-            check(value >= 1, name, f"must be an integer >= 1, got {value!r}")
 
 
 _ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")

@@ -20,6 +20,7 @@ from ..hardware import load_hardware
 from ..hardware.spec import HardwareSpec
 from ..nn import ModelPlan, select_layers
 from ..profile import profile_model
+from ..profile.settings import CostSettings
 from ..tasks import Task
 from .calibration import Calibration, take_samples
 from .candidates import side_spaces
@@ -97,6 +98,7 @@ def run_search(
     *,
     task: Task | str = "classification",
     profile=None,
+    cost: CostSettings | None = None,
     seed: int = 0,
     progress: bool = False,
     **overrides,
@@ -106,9 +108,9 @@ def run_search(
     ``calib``: a DataLoader (or any iterable) of ``(inputs, labels, ...)`` batches, or a
     :class:`Calibration`; ``options`` / ``overrides``: :class:`SearchOptions` fields (e.g.
     ``max_drop=0.01``: the allowed drop of the calibration metric, top-1 for classifiers, as a
-    fraction); ``profile``: the :func:`profile_model` the cost is computed on (default: the
-    shapes of ``cost_batch_size`` samples, the input statistics of the first ``stats_samples``
-    calibration samples).
+    fraction); ``profile``: the :func:`profile_model` the cost is computed on (default: one made
+    as ``cost`` says, the shapes of ``cost.batch_size`` samples and the input statistics of the
+    first ``cost.stats_samples`` calibration samples).
     """
     start = time.perf_counter()
     opts = replace_options(options or SearchOptions(), overrides)
@@ -119,6 +121,8 @@ def run_search(
     training = model.training
     model.eval()
     try:
+        if profile is None:
+            profile = _profile(model, data, cost or CostSettings())
         result = _search(model, data, hw, opts, sides, task, profile, progress)
     finally:
         model.train(training)
@@ -126,11 +130,12 @@ def run_search(
     return result
 
 
+def _profile(model: nn.Module, data: Calibration, cost: CostSettings):
+    head = torch.arange(min(cost.stats_samples, data.size))
+    return profile_model(model, take_samples(data.inputs, head), batch_size=cost.batch_size)
+
+
 def _search(model, data, hw, opts: SearchOptions, sides, task, profile, progress) -> SearchResult:
-    if profile is None:
-        head = torch.arange(min(opts.stats_samples, data.size))
-        example = take_samples(data.inputs, head)
-        profile = profile_model(model, example, batch_size=opts.cost_batch_size)
     evaluator = PlanEvaluator(model, select_layers(model), data, get_scorer(task))
     sens_index = data.search[: opts.sensitivity_samples]
     space = build_space(

@@ -19,9 +19,8 @@ class SearchOptions:
     one top-1 point); ``confidence``: the budget holds for the mean drop plus this many standard
     errors; ``holdout``: the share of the calibration data kept aside to verify the final plan;
     ``refine_trials``: tasder's single-layer refinement moves (None: twice the layers);
-    ``targets`` / ``ignore``: layer names or ``re:`` regexes; ``cost_batch_size`` /
-    ``stats_samples``: the batch the cost is computed for and the samples its activation
-    statistics come from."""
+    ``targets`` / ``ignore``: layer names or ``re:`` regexes. (Which batch the cost is for is
+    ``run_search(cost=...)``: a harness run costs its own profile.)"""
 
     strategy: str = "tasder"
     max_drop: float = 0.01
@@ -34,8 +33,6 @@ class SearchOptions:
     refine_trials: int | None = None
     targets: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
-    cost_batch_size: int = 1
-    stats_samples: int = 32
 
     def __post_init__(self) -> None:
         from ..nn.plan import check_targets
@@ -48,8 +45,7 @@ class SearchOptions:
               f"must be a fraction in [0, 1) (0.01 = 1 point), got {self.max_drop}")  # fmt: skip
         check(0.0 <= self.holdout < 1.0, "holdout", f"must be in [0, 1), got {self.holdout}")
         check(self.confidence >= 0.0, "confidence", f"must be >= 0, got {self.confidence}")
-        for name in ("max_terms", "max_candidates", "sensitivity_samples", "cost_batch_size",
-                     "stats_samples"):  # fmt: skip
+        for name in ("max_terms", "max_candidates", "sensitivity_samples"):
             value = getattr(self, name)
             check(value >= 1, name, f"must be an integer >= 1, got {value}")
         trials = self.refine_trials

@@ -32,7 +32,7 @@ def run_main(monkeypatch, capsys, *args) -> tuple[int, list[str]]:
         (["+tasd.weights=2:4"], "unknown key tasd.weights (valid: strategy, max_drop"),
         (["cost.batch_size=0"], "cost.batch_size must be an integer >= 1, got 0"),
         (["cost.batch_size=-3"], "cost.batch_size must be an integer >= 1, got -3"),
-        (["tasd.cost_batch_size=0"], "tasd.cost_batch_size must be an integer >= 1, got 0"),
+        (["tasd.cost_batch_size=0"], "unknown key tasd.cost_batch_size"),  # the cost node's
         (["tasd.max_drop=5"], "tasd.max_drop must be a fraction in [0, 1)"),
         (["tasd.max_drop=abc"], "tasd.max_drop: Value 'abc' of type 'str' could not be converted"),
         (["seed=abc"], "seed: Value 'abc' of type 'str' could not be converted to Integer"),

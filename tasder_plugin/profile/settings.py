@@ -1,0 +1,28 @@
+"""``CostSettings``: which batch a cost is for, and how many samples its statistics come from.
+
+The harness's ``cost`` node and ``run_search(cost=...)`` take this one class, so the cost of a
+searched plan and of the run that evaluates it are computed on the same kind of profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import check
+
+__all__ = ["CostSettings"]
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """``batch_size``: samples per costed batch (1: the accelerator papers' single-inference
+    setting), independent of the evaluation loader's batch. ``stats_samples``: samples the
+    activation statistics (density, block histograms) are measured on."""
+
+    batch_size: int = 1
+    stats_samples: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "stats_samples"):
+            value = getattr(self, name)
+            check(value >= 1, name, f"must be an integer >= 1, got {value!r}")
