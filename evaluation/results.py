@@ -164,10 +164,25 @@ def print_summary(record: dict) -> None:
         bounds = ", ".join(f"{n} {name}" for name, n in record["bounds"].items())
         print(f"cost {per}latency bound by: {bounds} layers")
     if search := record.get("search"):
-        print(
-            f"search {search['strategy']} (max_drop {search['max_drop']:g}, {search['metric']}): "
-            f"calibration drop {search['drop_search']:+.4f} on {search['search_samples']} "
-            f"search / {search['drop_holdout']:+.4f} on {search['holdout_samples']} holdout "
-            f"samples | {search['forwards']} forward passes, {search['wall_s']:.1f} s"
-        )
+        _print_search(search)
         print(f"plan {_relative(search['plan'])} (reuse: tasd=plan tasd.path=...)")
+
+
+def _print_search(search: dict) -> None:
+    """Two lines: the drops (holdout with its standard error), then time and passes by phase."""
+    holdout = f"{search['drop_holdout']:+.4f}"
+    if "drop_holdout_se" in search:
+        holdout += f" +- {search['drop_holdout_se']:.4f}"
+    print(
+        f"search {search['strategy']} (max_drop {search['max_drop']:g}, {search['metric']}): "
+        f"calibration drop {search['drop_search']:+.4f} on {search['search_samples']} "
+        f"search / {holdout} on {search['holdout_samples']} held-out samples"
+    )
+    phases = ", ".join(
+        f"{name} {row['seconds']:.1f} s/{row['forwards']}"
+        for name, row in search.get("phases", {}).items()
+    )
+    print(
+        f"search time {search['wall_s']:.1f} s, {search['forwards']} forward passes"
+        + (f" (per phase, s/passes: {phases})" if phases else "")
+    )

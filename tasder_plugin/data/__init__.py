@@ -17,6 +17,7 @@ from .common import (
     register_data,
 )
 from .digits import DIGITS_CLASSES, DIGITS_IMAGE_SIZE, digits_splits
+from .mnist import mnist_splits
 
 __all__ = [
     "DIGITS_CLASSES",
@@ -29,6 +30,7 @@ __all__ = [
     "digits_splits",
     "image_transform",
     "make_loader",
+    "mnist_splits",
     "parse_data",
     "register_data",
 ]

@@ -1,9 +1,7 @@
 """scikit-learn's bundled handwritten digits (1,797 8x8 images): the offline default dataset.
 
-The split is fixed (stratified, seed 0) and disjoint: ``train`` (60%) trains the reference
-models, ``calib`` (20%) is what a TASDER search may look at, ``eval`` (20%) is only ever used to
-report accuracy. Images are upsampled to 32x32, one channel, normalised to mean 0, std 1 over
-the training split's pixel range convention (x / 16 - 0.5) / 0.5.
+The split is :func:`.splits.stratified_split`'s (train / calib / eval, 60 / 20 / 20%, disjoint).
+Images are upsampled to 32x32, one channel, and scaled by the pixel range: (x / 16 - 0.5) / 0.5.
 """
 
 from __future__ import annotations
@@ -12,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from .splits import stratified_split
+
 DIGITS_CLASSES = 10
 DIGITS_IMAGE_SIZE = 32
-_FRACTIONS = {"train": 0.6, "calib": 0.2, "eval": 0.2}
-_SEED = 0
 
 
 def _load_arrays() -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,21 +23,6 @@ def _load_arrays() -> tuple[torch.Tensor, torch.Tensor]:
     images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1)  # (N, 1, 8, 8)
     labels = torch.tensor(digits.target, dtype=torch.int64)
     return images, labels
-
-
-def _stratified_split(labels: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per class, shuffle with a fixed seed and cut by the split fractions."""
-    gen = torch.Generator().manual_seed(_SEED)
-    parts: dict[str, list[torch.Tensor]] = {name: [] for name in _FRACTIONS}
-    for cls in range(DIGITS_CLASSES):
-        idx = (labels == cls).nonzero().flatten()
-        idx = idx[torch.randperm(len(idx), generator=gen)]
-        n_train = round(len(idx) * _FRACTIONS["train"])
-        n_calib = round(len(idx) * _FRACTIONS["calib"])
-        parts["train"].append(idx[:n_train])
-        parts["calib"].append(idx[n_train : n_train + n_calib])
-        parts["eval"].append(idx[n_train + n_calib :])
-    return {name: torch.cat(chunks).sort().values for name, chunks in parts.items()}
 
 
 def preprocess(images: torch.Tensor) -> torch.Tensor:
@@ -53,5 +36,5 @@ def digits_splits() -> dict[str, TensorDataset]:
     images, labels = _load_arrays()
     x = preprocess(images)
     return {
-        name: TensorDataset(x[idx], labels[idx]) for name, idx in _stratified_split(labels).items()
+        name: TensorDataset(x[idx], labels[idx]) for name, idx in stratified_split(labels).items()
     }

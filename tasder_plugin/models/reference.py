@@ -1,8 +1,10 @@
-"""The project's own offline reference models: timm test architectures trained on digits.
+"""The project's own offline reference models, trained on bundled digits datasets.
 
 ``reference_resnet`` is timm ``test_resnet`` and ``reference_vit`` timm ``test_vit`` (patch 4 at
-32x32), both with one input channel and ten classes, trained on the digits ``train`` split
-(safetensors, with a JSON card recording the command, seed, versions and accuracy).
+32x32), trained on scikit-learn's digits; ``reference_resnet20`` is the CIFAR-style ResNet-20
+(16/32/64 channels, 19 convs + fc: a real network's depth and widths) trained on MNIST-5k. All
+take one input channel and give ten classes, are trained on their dataset's ``train`` split and
+ship as safetensors with a JSON card recording the command, seed, versions and accuracy.
 ``python -m tasder_plugin.models.train_reference`` retrains them deterministically (one thread:
 the same bytes on one machine; another CPU's kernels may give other bytes).
 """
@@ -10,25 +12,37 @@ the same bytes on one machine; another CPU's kernels may give other bytes).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import timm
 import torch
 from safetensors.torch import load_file
+from torch.utils.data import TensorDataset
 
-from ..data.digits import DIGITS_CLASSES, DIGITS_IMAGE_SIZE
+from ..data.digits import DIGITS_CLASSES, DIGITS_IMAGE_SIZE, digits_splits
+from ..data.mnist import mnist_splits
 from ..errors import ConfigError, MissingFileError
+from . import cifar_resnet  # noqa: F401  (registers timm's cifar_resnet20)
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+# what each reference model trains and is evaluated on: name -> the fixed train/calib/eval splits
+DATASETS: dict[str, Callable[[], dict[str, TensorDataset]]] = {
+    "digits": digits_splits,
+    "mnist": mnist_splits,
+}
 
 
 @dataclass(frozen=True)
 class ReferenceSpec:
-    """A timm architecture and the keyword arguments that adapt it to 32x32 digits."""
+    """A timm architecture, the keyword arguments that adapt it to its dataset, and how it is
+    trained."""
 
     architecture: str
     kwargs: dict = field(default_factory=dict)
+    dataset: str = "digits"  # a key of DATASETS
     min_accuracy: float = 0.0  # dense top-1 on the eval split the committed checkpoint must reach
     train_epochs: int = 30  # what the training command uses by default
     prune_from: str | None = None  # sparse variants: the dense reference model they start from
@@ -43,6 +57,10 @@ class ReferenceSpec:
             **self.kwargs,
         )
 
+    def splits(self) -> dict[str, TensorDataset]:
+        """The model's dataset: its fixed ``train`` / ``calib`` / ``eval`` splits."""
+        return DATASETS[self.dataset]()
+
 
 REFERENCE_MODELS: dict[str, ReferenceSpec] = {
     "reference_resnet": ReferenceSpec("test_resnet", min_accuracy=0.98, train_epochs=30),
@@ -52,14 +70,19 @@ REFERENCE_MODELS: dict[str, ReferenceSpec] = {
         min_accuracy=0.96,
         train_epochs=80,
     ),
+    "reference_resnet20": ReferenceSpec(
+        "cifar_resnet20", dataset="mnist", min_accuracy=0.97, train_epochs=30
+    ),
 }
 
 
 def _sparse(base: str, sparsity: float, min_accuracy: float) -> ReferenceSpec:
     """An unstructured-sparse variant of ``base``: global magnitude pruning of every conv and
-    linear weight with a short fine-tuning (masks fixed) on the digits train split."""
+    linear weight with a short fine-tuning (masks fixed) on the base model's train split."""
     dense = REFERENCE_MODELS[base]
-    return ReferenceSpec(dense.architecture, dense.kwargs, min_accuracy, 12, base, sparsity)
+    return ReferenceSpec(
+        dense.architecture, dense.kwargs, dense.dataset, min_accuracy, 12, base, sparsity
+    )
 
 
 REFERENCE_MODELS.update(
@@ -68,6 +91,7 @@ REFERENCE_MODELS.update(
         "reference_resnet_sp95": _sparse("reference_resnet", 0.95, 0.95),
         "reference_vit_sp80": _sparse("reference_vit", 0.80, 0.95),
         "reference_vit_sp95": _sparse("reference_vit", 0.95, 0.90),
+        "reference_resnet20_sp90": _sparse("reference_resnet20", 0.90, 0.96),
     }
 )
 
@@ -94,7 +118,7 @@ def build_reference(
     name: str, pretrained: bool = True, checkpoint: Path | None = None
 ) -> torch.nn.Module:
     """A reference model in eval mode; ``pretrained`` loads ``checkpoint`` (default: the
-    committed digits checkpoint)."""
+    committed checkpoint)."""
     model = reference_spec(name).create()
     if pretrained:
         path = checkpoint or checkpoint_path(name)

@@ -1,4 +1,4 @@
-"""Train the reference digits models and write their checkpoints (deterministic, CPU, minutes).
+"""Train the reference models and write their checkpoints (deterministic, CPU, minutes).
 
     python -m tasder_plugin.models.train_reference [--model NAME ...] [--out DIR] [--overwrite]
 
@@ -12,8 +12,9 @@ Sparse variants (``reference_resnet_sp80`` ...) start from their dense base: ``D
 it is there (trained in the same run, say), else the committed checkpoint. They are pruned
 gradually to their global magnitude sparsity and fine-tuned with the masks fixed.
 
-Writes ``DIR/<name>.safetensors`` and ``<name>.json`` (command, seed, threads, versions, top-1 on
-the eval and calib splits) atomically, and fails if the eval top-1 is below the model's bar.
+Writes ``DIR/<name>.safetensors``, ``<name>.json`` (command, seed, threads, versions, top-1 on
+the eval and calib splits) and the ``<name>.md`` model card, each atomically, and fails if the
+eval top-1 is below the model's bar.
 The committed checkpoints (the package's ``checkpoints/`` folder) are replaced only with
 ``--overwrite``: other results in the project were measured on them.
 """
@@ -37,8 +38,8 @@ from safetensors.torch import save_file
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..atomic_io import cannot_write, write_atomic, write_text_atomic
-from ..data.digits import digits_splits
 from ..errors import ConfigError, OutputError, TasderUserError, one_line
+from .model_card import render_model_card
 from .pruning import apply_masks_, global_magnitude_masks, weight_sparsity
 from .reference import (
     CHECKPOINT_DIR,
@@ -85,7 +86,7 @@ def accuracy(model: torch.nn.Module, dataset) -> float:
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random shifts of up to 2 pixels: enough to generalise on 32x32 digits."""
+    """Random shifts of up to 2 pixels: enough to generalise on 28x28 or 32x32 digits."""
     shifts = torch.randint(-2, 3, (2,), generator=gen).tolist()
     return torch.roll(x, shifts=shifts, dims=(2, 3))
 
@@ -140,6 +141,7 @@ def _card(name, epochs, seed, lr, *, threads, samples, train_samples) -> dict:
     return {
         "model": name,
         "architecture": REFERENCE_MODELS[name].architecture,
+        "dataset": REFERENCE_MODELS[name].dataset,
         "command": f"{_COMMAND} --model {name} --epochs {epochs} {options}",
         "epochs": epochs,
         "seed": seed,
@@ -168,7 +170,7 @@ def train(
     committed dense checkpoint. Same arguments, same machine: bit-identical weights.
     """
     spec = reference_spec(name)
-    splits = digits_splits()
+    splits = spec.splits()
     data = splits["train"]
     if samples is not None:
         data = TensorDataset(*(t[:samples] for t in data.tensors))
@@ -192,12 +194,13 @@ def train(
 
 
 def save(model: torch.nn.Module, card: dict, name: str, out: Path = DEFAULT_OUT) -> Path:
-    """Write ``out/<name>.safetensors`` and its JSON card, each atomically."""
+    """Write ``out/<name>.safetensors``, its JSON card and its Markdown card, each atomically."""
     path = Path(out) / f"{name}.safetensors"
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     try:
         write_atomic(path, lambda tmp: save_file(state, tmp))
         write_text_atomic(path.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+        write_text_atomic(path.with_suffix(".md"), render_model_card(card))
     except OSError as err:
         raise OutputError(f"{cannot_write(err, path)} (choose --out)") from None
     return path

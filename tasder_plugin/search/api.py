@@ -71,6 +71,7 @@ def _outcome(evaluator: PlanEvaluator, space, choice: list[int], sensitivity_sam
     """What the chosen plan does on each calibration part, and what it saves (cost model)."""
     selection = space.selection(choice)
     data = evaluator.calib
+    drop_holdout, holdout_se = evaluator.drop_and_error(selection, "holdout")
     return {
         "metric": evaluator.scorer.metric,
         "calib_samples": data.size,
@@ -82,11 +83,13 @@ def _outcome(evaluator: PlanEvaluator, space, choice: list[int], sensitivity_sam
         "dense_metric_search": evaluator.dense_metric("search"),
         "dense_metric_holdout": evaluator.dense_metric("holdout"),
         "drop_search": evaluator.drop(selection, "search"),
-        "drop_holdout": evaluator.drop(selection, "holdout"),
+        "drop_holdout": drop_holdout,
+        "drop_holdout_se": holdout_se,
         "layers_searched": len(space.layers),
         "layers_decomposed": len(selection),
         "estimated_reduction": 1.0 - space.value(choice) / space.value(space.dense_choice()),
         "forwards": evaluator.forwards,
+        "phases": evaluator.clock.summary(),
     }
 
 
@@ -144,7 +147,7 @@ def _search(model, data, hw, opts: SearchOptions, sides, task, profile, progress
         max_candidates=opts.max_candidates, sensitivity_index=sens_index, progress=progress,
     )  # fmt: skip
     refine = 2 * len(space.layers) if opts.refine_trials is None else opts.refine_trials
-    ctx = SearchContext(space, evaluator, opts.max_drop, refine, opts.confidence)
+    ctx = SearchContext(space, evaluator, opts.max_drop, refine, opts.confidence, progress=progress)
     choice = STRATEGIES.get(opts.strategy)(ctx)
     summary = {
         "strategy": opts.strategy,

@@ -2,7 +2,8 @@
 
 Every measurement is the real thing: the plan is applied with :func:`apply_tasd_`, the model runs
 forward on calibration samples, and the plan is removed again. Results are cached per plan, so a
-strategy may ask twice for free; ``forwards`` counts the measurements actually run.
+strategy may ask twice for free; ``forwards`` counts the forward passes over calibration samples
+actually run (the dense reference outputs are the first), ``clock`` times them by phase.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from torch import nn
 
 from ..nn import LayerPlan, ModelPlan, apply_tasd_, remove_tasd_
 from .calibration import Calibration
+from .phases import PhaseClock
+from .prefix_replay import PrefixReplay, Recording
 from .scoring import Scorer
 
 __all__ = ["PlanEvaluator", "Selection"]
@@ -34,8 +37,12 @@ class PlanEvaluator:
     def __init__(self, model: nn.Module, layers: list[str], calib: Calibration, scorer: Scorer):
         self.model, self.layers, self.calib, self.scorer = model, layers, calib, scorer
         self.forwards = 0
-        everything = torch.arange(calib.size)
-        self.dense = self._outputs(everything)
+        self.clock = PhaseClock(lambda: self.forwards)
+        self.replay = PrefixReplay(model)
+        self._dense_recording: Recording | None = None  # on the sensitivity samples
+        with self.clock("dense outputs"):
+            self.forwards += 1
+            self.dense = self._outputs(torch.arange(calib.size))
         self._quality: dict[tuple, torch.Tensor] = {}
         self.dense_quality = self.scorer.quality(self.dense, self.dense, calib.labels)
 
@@ -52,31 +59,88 @@ class PlanEvaluator:
         finally:
             remove_tasd_(self.model)
 
+    @torch.no_grad()
     def divergence(self, selection: Selection, index: torch.Tensor) -> float:
-        """Mean divergence from the dense outputs over the samples ``index``."""
-        out = self._run(selection, index)
+        """Mean divergence from the dense outputs over the samples ``index``; the blocks before
+        the changed layers replay their dense outputs (:mod:`.prefix_replay`: exact)."""
+        key = tuple(index.tolist())
+        if self._dense_recording is None or self._dense_recording.key != key:
+            self._dense_recording = Recording(key)
+            with self.replay.run(None, set(), self._dense_recording):
+                self.forwards += 1
+                self._outputs(index)
+        changed = {fqn for fqn, plan in selection.items() if not plan.is_dense}
+        with self.replay.run(self._dense_recording, changed):
+            out = self._run(selection, index)
         return float(self.scorer.divergence(self.dense[index], out).double().mean())
+
+    @torch.no_grad()
+    def _measure(self, selection: Selection, index: torch.Tensor, hopeless=None) -> torch.Tensor:
+        """Per-sample quality of the selection (NaN where not yet measured), measuring the
+        samples of ``index`` not yet known, chunk by chunk, until ``hopeless(quality)``."""
+        key = _key(selection)
+        if not key:
+            return self.dense_quality
+        if key not in self._quality:
+            self._quality[key] = torch.full_like(self.dense_quality, float("nan"))
+        quality = self._quality[key]
+        todo = index[quality[index].isnan()]
+        if len(todo) == 0:
+            return quality
+        apply_tasd_(self.model, to_plan(self.layers, selection))
+        try:
+            self.forwards += 1
+            for part, x in self.calib.chunks(todo):
+                labels = None if self.calib.labels is None else self.calib.labels[part]
+                out = self.scorer.outputs(self.model, x)
+                quality[part] = self.scorer.quality(self.dense[part], out, labels).double()
+                if hopeless is not None and hopeless(quality):
+                    break
+        finally:
+            remove_tasd_(self.model)
+        return quality
 
     def quality(self, selection: Selection) -> torch.Tensor:
         """Per-sample quality of the selection over all calibration samples (cached)."""
-        key = _key(selection)
-        if key not in self._quality:
-            everything = torch.arange(self.calib.size)
-            out = self.dense if not key else self._run(selection, everything)
-            self._quality[key] = self.scorer.quality(self.dense, out, self.calib.labels)
-        return self._quality[key]
+        return self._measure(selection, torch.arange(self.calib.size))
 
-    def drop(self, selection: Selection, part: str, z: float = 0.0) -> float:
-        """Dense quality minus the selection's quality, averaged over ``part`` (search/holdout),
-        plus ``z`` standard errors of that mean (an upper confidence bound for ``z`` > 0)."""
+    def check(self, selection: Selection, part: str, limit: float, z: float) -> tuple[bool, float]:
+        """Whether the drop on ``part`` plus ``z`` standard errors is at most ``limit``, and that
+        bound. Stops measuring once the mean alone must exceed ``limit`` whatever the remaining
+        samples give (each at best ``scorer.max_quality``): the same answer, sooner; the bound
+        returned is then the lower bound of the mean that decided it."""
         index = getattr(self.calib, part)
         if len(index) == 0:
-            return 0.0
-        diff = self.dense_quality[index] - self.quality(selection)[index]
-        bound = float(diff.mean())
-        if z > 0 and len(index) > 1:
-            bound += z * float(diff.std()) / len(index) ** 0.5
-        return bound
+            return 0.0 <= limit, 0.0
+        best = self.dense_quality[index] - self.scorer.max_quality  # lowest per-sample drop
+
+        def hopeless(quality: torch.Tensor) -> bool:
+            diff = self.dense_quality[index] - quality[index]
+            known = ~diff.isnan()
+            return float(diff[known].sum() + best[~known].sum()) / len(index) > limit
+
+        quality = self._measure(selection, index, hopeless)
+        if quality[index].isnan().any():
+            diff = self.dense_quality[index] - quality[index]
+            known = ~diff.isnan()
+            return False, float(diff[known].sum() + best[~known].sum()) / len(index)
+        drop = self.drop(selection, part, z)
+        return drop <= limit, drop
+
+    def drop_and_error(self, selection: Selection, part: str) -> tuple[float, float]:
+        """Dense quality minus the selection's quality, averaged over ``part`` (search/holdout),
+        and the standard error of that mean (paired per sample; 0 with fewer than 2 samples)."""
+        index = getattr(self.calib, part)
+        if len(index) == 0:
+            return 0.0, 0.0
+        diff = self.dense_quality[index] - self._measure(selection, index)[index]
+        error = float(diff.std()) / len(index) ** 0.5 if len(index) > 1 else 0.0
+        return float(diff.mean()), error
+
+    def drop(self, selection: Selection, part: str, z: float = 0.0) -> float:
+        """The mean drop on ``part`` plus ``z`` standard errors (an upper confidence bound)."""
+        mean, error = self.drop_and_error(selection, part)
+        return mean + z * error if z > 0 else mean
 
     def dense_metric(self, part: str) -> float:
         index = getattr(self.calib, part)

@@ -23,6 +23,7 @@ class Scorer:
     """Base: subclasses define ``outputs``, ``divergence`` and ``quality``."""
 
     metric = "quality"
+    max_quality = 1.0  # no sample scores above this (what lets a budget check stop early)
 
     def outputs(self, model: nn.Module, inputs) -> torch.Tensor:
         raise NotImplementedError
@@ -85,4 +86,4 @@ class EmbeddingScorer(Scorer):
         return (1 - self.quality(dense, out, None)).clamp(min=0)
 
     def quality(self, dense: torch.Tensor, out: torch.Tensor, labels) -> torch.Tensor:
-        return F.cosine_similarity(out.double(), dense.double(), dim=-1)
+        return F.cosine_similarity(out.double(), dense.double(), dim=-1).clamp(max=1.0)

@@ -154,6 +154,7 @@ def _input_errors(model, modules: dict, series: dict, evaluator, index) -> dict:
         handles.append(module.register_forward_pre_hook(hook))
     try:
         chunk = next(evaluator.calib.chunks(index))[1]
+        evaluator.forwards += 1
         evaluator.scorer.outputs(model, chunk)
     finally:
         for h in handles:
@@ -301,10 +302,12 @@ def build_space(
     dense_e = float(fixed_e[0]) + sum(layer.dense[0] for layer in layers)
     dense_d = float(fixed_d[0]) + sum(layer.dense[1] for layer in layers)
     weights = objective.weights(dense_e, dense_d)
-    proxies = _proxies(model, layers, evaluator, sensitivity_index, max_candidates)
+    with evaluator.clock("proxy errors"):
+        proxies = _proxies(model, layers, evaluator, sensitivity_index, max_candidates)
     for layer in layers:
         _prune(layer, costs, weights, max_candidates, proxies)
-    _measure(layers, evaluator, sensitivity_index, progress)
+    with evaluator.clock("sensitivity"):
+        _measure(layers, evaluator, sensitivity_index, progress)
     spaces = [
         LayerSpace(
             layer.fqn,

@@ -2,14 +2,16 @@
 
 A strategy is a function ``(SearchContext) -> list[int]`` (an option index per layer) registered
 by name. All of them state the budget the same way: the drop of the calibration metric from
-dense, on the search part, at most ``max_drop``; and all of them end with the same guard: the
-plan must also hold the budget on the holdout part, else they back off along their own history
-of accepted steps (see :mod:`.calibration` for why).
+dense, on the search part, plus ``confidence`` standard errors, at most ``max_drop``; and all of
+them end with the same guard: the plan must also hold the budget on the holdout part (with the
+same margin in points), else they back off along their own history of accepted steps (see
+:mod:`.calibration` for why). Each phase of checks is timed and shows a progress bar.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,22 +38,60 @@ class SearchContext:
     refine_trials: int = 0  # tasder: extra single-layer moves tried after the Lagrangian path
     confidence: float = 1.0  # z: the budget must hold for the mean drop + z standard errors
     trials: list[dict] = field(default_factory=list)  # every budget check, for the search log
+    progress: bool = False  # a progress bar on stderr for each phase of budget checks
 
     def passes(self, choice: list[int], part: str = "search", step: str = "") -> bool:
-        drop = self.evaluator.drop(self.space.selection(choice), part, self.confidence)
-        ok = drop <= self.max_drop + 1e-12
+        selection = self.space.selection(choice)
+        z = self.confidence * self._margin_scale(part)
+        ok, drop = self.evaluator.check(selection, part, self.max_drop + 1e-12, z)
         self.trials.append(
             {"step": step, "part": part, "value": self.space.value(choice), "drop": drop, "ok": ok}
         )
         return ok
 
+    def _margin_scale(self, part: str) -> float:
+        """1 on the search part; on the smaller holdout, the z that asks the same margin in
+        points (z * sigma / sqrt(n) equal on both parts) rather than a wider one."""
+        calib = self.evaluator.calib
+        if part == "search" or not len(calib.search):
+            return 1.0
+        return (len(calib.holdout) / len(calib.search)) ** 0.5
+
+    @contextmanager
+    def phase(self, name: str, total: int | None):
+        """Time the block as phase ``name`` and give it a progress bar over ``total`` steps."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=f"search: {name}", disable=not self.progress, leave=False)
+        with self.evaluator.clock(name), bar:
+            yield bar
+
     def guard(self, history: list[list[int]]) -> list[int]:
         """The most aggressive step of ``history`` (conservative first) that holds the budget on
         both parts; dense if none does."""
-        for choice in reversed(history):
-            if self.passes(choice, "search", "guard") and self.passes(choice, "holdout", "guard"):
-                return choice
+        with self.phase("holdout guard", len(history)) as bar:
+            for choice in reversed(history):
+                if self.passes(choice, "search", "guard") and self.passes(
+                    choice, "holdout", "guard"
+                ):
+                    return choice
+                bar.update()
         return self.space.dense_choice()
+
+
+def longest_passing(ctx: SearchContext, path: list[list[int]], step: str) -> int:
+    """Bisection: the index of the most aggressive plan of ``path`` (dense first, each cheaper
+    than the one before, drops taken as rising along it) holding the budget on the search part."""
+    lo, hi = 0, len(path) - 1
+    with ctx.phase(f"{step} bisection", max(hi, 1).bit_length()) as bar:
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if ctx.passes(path[mid], "search", f"{step} path"):
+                lo = mid
+            else:
+                hi = mid - 1
+            bar.update()
+    return lo
 
 
 def _settings(space: SearchSpace) -> list[tuple[float, str, list[int]]]:
@@ -73,13 +113,14 @@ def best_uniform(ctx: SearchContext) -> list[int]:
     """The cheapest global setting holding the budget on both parts (dense if none does)."""
     space = ctx.space
     dense_value = space.value(space.dense_choice())
-    for value, label, choice in _settings(space):
-        if value >= dense_value:
-            break
-        if ctx.passes(choice, "search", f"uniform {label}") and ctx.passes(
-            choice, "holdout", f"uniform {label}"
-        ):
-            return choice
+    settings = [s for s in _settings(space) if s[0] < dense_value]
+    with ctx.phase("uniform", len(settings)) as bar:
+        for _, label, choice in settings:
+            if ctx.passes(choice, "search", f"uniform {label}") and ctx.passes(
+                choice, "holdout", f"uniform {label}"
+            ):
+                return choice
+            bar.update()
     return space.dense_choice()
 
 
@@ -111,17 +152,26 @@ def greedy(ctx: SearchContext) -> list[int]:
     )
     choice = best_uniform(ctx)
     history = [space.dense_choice(), list(choice)]
-    for i in order:
-        current = space.value(choice)
-        trials = []
-        for j in range(1, len(space.layers[i].options)):
-            trial = list(choice)
-            trial[i] = j
-            if (value := space.value(trial)) < current:
-                trials.append((value, j, trial))
-        for *_, trial in sorted(trials, key=lambda t: (t[0], t[1])):
-            if ctx.passes(trial, "search", f"greedy {space.layers[i].fqn}"):
+    with ctx.phase("greedy layers", len(order)) as bar:
+        for i in order:
+            if (trial := _greedy_step(ctx, choice, i)) is not None:
                 choice = trial
                 history.append(list(choice))
-                break
+            bar.update()
     return ctx.guard(history)
+
+
+def _greedy_step(ctx: SearchContext, choice: list[int], i: int) -> list[int] | None:
+    """Layer ``i`` at its cheapest option that keeps the budget on the search part, if any."""
+    space = ctx.space
+    current = space.value(choice)
+    trials = []
+    for j in range(1, len(space.layers[i].options)):
+        trial = list(choice)
+        trial[i] = j
+        if (value := space.value(trial)) < current:
+            trials.append((value, j, trial))
+    for *_, trial in sorted(trials, key=lambda t: (t[0], t[1])):
+        if ctx.passes(trial, "search", f"greedy {space.layers[i].fqn}"):
+            return trial
+    return None

@@ -1,24 +1,28 @@
-"""The ``tasder`` strategy: a Lagrangian multiple-choice knapsack, verified, then refined.
+"""The ``tasder`` strategy: two verified paths, the best start refined, the best guarded plan.
 
-1. Path: for a geometric grid of prices ``lam``, every layer independently picks the option
-   minimising its linearised objective (d log EDP = dE/E + dD/D, re-linearised at the new totals
-   three times) plus ``lam`` x its measured sensitivity. Sweeping ``lam`` traces plans from
-   the most aggressive to dense; sensitivities add up across layers to a first approximation.
-2. Verification: a bisection along the path finds the cheapest plan that holds the budget on the
-   search part (real forward passes: sensitivities do not add exactly). The best uniform plan
-   is a second starting point; the cheaper of the two is refined.
+1. Paths: the Lagrangian multiple-choice knapsack (for a geometric grid of prices ``lam``, every
+   layer independently picks the option minimising its linearised objective, d log EDP = dE/E +
+   dD/D re-linearised at the new totals three times, plus ``lam`` x its measured sensitivity),
+   and the ``ranked`` path (pairs added by sensitivity per cost saved, :mod:`.ranked`).
+2. Verification: a bisection along each path finds its cheapest plan that holds the budget on
+   the search part (real forward passes: sensitivities do not add exactly). The cheapest of
+   these and the best uniform plan is refined; so is the uniform plan itself (every layer
+   decomposed: the region ``greedy`` explores) when it is another plan.
 3. Refinement: single-layer moves to cheaper options, best objective gain per unit of added
    sensitivity first, each kept only if the budget still holds (``refine_trials`` at most).
 4. Guard: the holdout part must hold the budget too, else refinement steps are undone, then the
-   path is walked back towards dense.
+   path is walked back towards dense. Each path's own guarded plan and the uniform plan stay
+   candidates, so ``tasder`` returns the cheapest of them: never worse than ``ranked`` or
+   ``uniform`` on the same data (their checks are the same, and cached).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .ranked import ranked_path
 from .space import SearchSpace
-from .strategies import SearchContext, best_uniform, register_strategy
+from .strategies import SearchContext, best_uniform, longest_passing, register_strategy
 
 __all__ = ["lagrangian_path", "tasder"]
 
@@ -51,18 +55,16 @@ def _best_response(space: SearchSpace, price: float, rounds: int = 3) -> list[in
 
 
 def lagrangian_path(space: SearchSpace, count: int = 48) -> list[list[int]]:
-    """Distinct best-response plans over the price grid, cheapest (most aggressive) first; the
-    last one is always dense."""
-    seen, path = set(), []
+    """Distinct best-response plans over the price grid: dense first, then ever cheaper."""
+    dense = space.dense_choice()
+    seen, path = {tuple(dense)}, []
     for price in _price_grid(space, count):
         choice = _best_response(space, float(price))
         if tuple(choice) not in seen:
             seen.add(tuple(choice))
             path.append(choice)
-    dense = space.dense_choice()
-    path = [c for c in path if c != dense]
-    path.sort(key=lambda c: (space.value(c), c))
-    return [*path, dense]
+    path.sort(key=lambda c: (-space.value(c), c))
+    return [dense, *path]
 
 
 def _moves(space: SearchSpace, choice: list[int], failed: set) -> list[tuple[int, int]]:
@@ -82,31 +84,36 @@ def _moves(space: SearchSpace, choice: list[int], failed: set) -> list[tuple[int
 
 @register_strategy("tasder")
 def tasder(ctx: SearchContext) -> list[int]:
-    """Lagrangian knapsack path, bisection, refinement, holdout guard (module docstring)."""
+    """Two paths bisected, the cheapest start refined, the cheapest guarded plan (docstring)."""
     space = ctx.space
-    path = lagrangian_path(space)
-    lo, hi = 0, len(path) - 1  # path[-1] is dense: always within budget
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ctx.passes(path[mid], "search", "tasder path"):
-            hi = mid
-        else:
-            lo = mid + 1
-    history = [list(c) for c in reversed(path[lo:])]  # conservative first
-    seed = best_uniform(ctx)
-    if space.value(seed) < space.value(path[lo]):
-        history.append(seed)
-    choice, failed = list(history[-1]), set()
-    for _ in range(ctx.refine_trials):
-        moves = _moves(space, choice, failed)
-        if not moves:
-            break
-        i, j = moves[0]
-        trial = list(choice)
-        trial[i] = j
-        if ctx.passes(trial, "search", f"tasder refine {space.layers[i].fqn}"):
-            choice = trial
-            history.append(list(choice))
-        else:
-            failed.add((i, j))
-    return ctx.guard(history)
+    paths = {"tasder": lagrangian_path(space), "ranked": ranked_path(space)}
+    found = [path[: longest_passing(ctx, path, name) + 1] for name, path in paths.items()]
+    uniform = best_uniform(ctx)  # already within budget on both parts
+    start = min([*found, [uniform]], key=lambda h: (space.value(h[-1]), h[-1]))
+    starts = [start]
+    if uniform not in (start[-1], space.dense_choice()):
+        starts.append([uniform])  # the region greedy explores: every layer decomposed
+    finals = [uniform, *(ctx.guard(h) for h in found)]
+    for history in starts:  # conservative first: the guard backs off along it
+        finals.append(ctx.guard([*history, *_refine(ctx, history[-1])]))
+    return min(finals, key=lambda c: (space.value(c), c))
+
+
+def _refine(ctx: SearchContext, start: list[int]) -> list[list[int]]:
+    """Up to ``refine_trials`` single-layer moves from ``start``: the accepted plans, in order."""
+    space, choice, failed, accepted = ctx.space, list(start), set(), []
+    with ctx.phase("tasder refine", ctx.refine_trials) as bar:
+        for _ in range(ctx.refine_trials):
+            moves = _moves(space, choice, failed)
+            if not moves:
+                break
+            i, j = moves[0]
+            trial = list(choice)
+            trial[i] = j
+            if ctx.passes(trial, "search", f"tasder refine {space.layers[i].fqn}"):
+                choice = trial
+                accepted.append(list(choice))
+            else:
+                failed.add((i, j))
+            bar.update()
+    return accepted

@@ -54,3 +54,25 @@ def test_auto_on_the_95_percent_sparse_model_keeps_top1_and_saves_edp(make_cfg):
     record = json.loads((Path(cfg.output_dir) / "results.json").read_text())
     densities = [layer["weight_density"] for layer in record["auto"].values()]
     assert min(densities) < 0.05 and all(0 < d <= 1 for d in densities)
+
+
+@pytest.mark.slow
+def test_the_harness_and_search_plan_find_the_same_plan_on_reference_resnet20(make_cfg):
+    from tasder_plugin import ModelPlan, profile_model, search_plan
+    from tasder_plugin.data import build_data
+    from tasder_plugin.models import build_reference
+
+    cfg = make_cfg("model=reference_resnet20", "hw=2of4", "tasd=ranked")
+    assert cfg.data.kind == "mnist"  # the model's own data by default
+    metrics, _ = evaluate(cfg)
+    record = json.loads((Path(cfg.output_dir) / "results.json").read_text())
+    search = record["search"]
+    assert search["calib_samples"] == 1000 and search["drop_holdout_se"] >= 0
+    assert {"sensitivity", "ranked bisection", "holdout guard"} <= set(search["phases"])
+    # the same search from Python: the harness's calibration loader and cost profile
+    model = build_reference("reference_resnet20")
+    data = build_data({"kind": "mnist"}, {})
+    profile = profile_model(model, data.example_batch(32), batch_size=1)
+    plan = search_plan(model, data.calib, "2of4", strategy="ranked", profile=profile)
+    assert plan == ModelPlan.load(search["plan"])
+    assert metrics["hw/edp_reduction"] == pytest.approx(search["estimated_reduction"], rel=1e-9)

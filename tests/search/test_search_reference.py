@@ -78,16 +78,15 @@ def test_same_seed_and_data_give_the_same_plan(resnet, calib, profile):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("hw", ["2of4", "vegeta"])
-def test_tasder_saves_at_least_what_greedy_saves_and_greedy_what_uniform_saves(
-    resnet, calib, profile, hw
-):
+def test_tasder_saves_at_least_what_every_other_strategy_saves(resnet, calib, profile, hw):
     saved = {
         strategy: _edp_reduction(
             resnet, search_plan(resnet, calib, hw, strategy=strategy, profile=profile), profile, hw
         )
-        for strategy in ("uniform", "greedy", "tasder")
+        for strategy in ("uniform", "ranked", "greedy", "tasder")
     }
-    assert saved["tasder"] >= saved["greedy"] >= saved["uniform"] >= 0, saved
+    assert saved["tasder"] >= max(saved.values()) and saved["greedy"] >= saved["uniform"] >= 0
+    assert saved["ranked"] > 0, saved
 
 
 @pytest.mark.slow
