@@ -42,9 +42,20 @@ class PlanEvaluator:
         self._dense_recording: Recording | None = None  # on the sensitivity samples
         with self.clock("dense outputs"):
             self.forwards += 1
-            self.dense = self._outputs(torch.arange(calib.size))
+            self.dense = self._by_part()
         self._quality: dict[tuple, torch.Tensor] = {}
         self.dense_quality = self.scorer.quality(self.dense, self.dense, calib.labels)
+
+    @torch.no_grad()
+    def _by_part(self) -> torch.Tensor:
+        """Dense outputs of every sample, run in the batches a plan's check runs them in (each
+        part's own chunks): batch composition cannot make a plan differ from dense."""
+        parts = [index for index in (self.calib.search, self.calib.holdout) if len(index)]
+        outs = [self._outputs(index) for index in parts]
+        dense = torch.empty((self.calib.size, *outs[0].shape[1:]), dtype=outs[0].dtype)
+        for index, out in zip(parts, outs):
+            dense[index] = out
+        return dense
 
     @torch.no_grad()
     def _outputs(self, index: torch.Tensor) -> torch.Tensor:
@@ -66,27 +77,28 @@ class PlanEvaluator:
         key = tuple(index.tolist())
         if self._dense_recording is None or self._dense_recording.key != key:
             self._dense_recording = Recording(key)
-            with self.replay.run(None, set(), self._dense_recording):
+            with self.replay.run(None, [], self._dense_recording):
                 self.forwards += 1
                 self._outputs(index)
-        changed = {fqn for fqn, plan in selection.items() if not plan.is_dense}
+        changed = [self.model.get_submodule(k) for k, c in selection.items() if not c.is_dense]
         with self.replay.run(self._dense_recording, changed):
             out = self._run(selection, index)
         return float(self.scorer.divergence(self.dense[index], out).double().mean())
 
     @torch.no_grad()
-    def _measure(self, selection: Selection, index: torch.Tensor, hopeless=None) -> torch.Tensor:
-        """Per-sample quality of the selection (NaN where not yet measured), measuring the
-        samples of ``index`` not yet known, chunk by chunk, until ``hopeless(quality)``."""
+    def _measure(self, selection: Selection, index: torch.Tensor, hopeless=None):
+        """Per-sample quality of the selection and which samples are known, measuring those of
+        ``index`` not yet known, chunk by chunk, until ``hopeless(quality, known)``."""
         key = _key(selection)
         if not key:
-            return self.dense_quality
+            return self.dense_quality, torch.ones_like(self.dense_quality, dtype=torch.bool)
         if key not in self._quality:
-            self._quality[key] = torch.full_like(self.dense_quality, float("nan"))
-        quality = self._quality[key]
-        todo = index[quality[index].isnan()]
-        if len(todo) == 0:
-            return quality
+            unknown = torch.zeros_like(self.dense_quality, dtype=torch.bool)
+            self._quality[key] = (torch.zeros_like(self.dense_quality), unknown)
+        quality, known = self._quality[key]
+        todo = index[~known[index]]
+        if len(todo) == 0 or (hopeless is not None and hopeless(quality, known)):
+            return quality, known
         apply_tasd_(self.model, to_plan(self.layers, selection))
         try:
             self.forwards += 1
@@ -94,36 +106,38 @@ class PlanEvaluator:
                 labels = None if self.calib.labels is None else self.calib.labels[part]
                 out = self.scorer.outputs(self.model, x)
                 quality[part] = self.scorer.quality(self.dense[part], out, labels).double()
-                if hopeless is not None and hopeless(quality):
+                known[part] = True
+                if hopeless is not None and hopeless(quality, known):
                     break
         finally:
             remove_tasd_(self.model)
-        return quality
+        return quality, known
 
     def quality(self, selection: Selection) -> torch.Tensor:
         """Per-sample quality of the selection over all calibration samples (cached)."""
-        return self._measure(selection, torch.arange(self.calib.size))
+        everything = torch.arange(self.calib.size)
+        for part in (self.calib.search, self.calib.holdout):  # measured as the dense run was
+            self._measure(selection, part)
+        return self._measure(selection, everything)[0]
 
     def check(self, selection: Selection, part: str, limit: float, z: float) -> tuple[bool, float]:
-        """Whether the drop on ``part`` plus ``z`` standard errors is at most ``limit``, and that
-        bound. Stops measuring once the mean alone must exceed ``limit`` whatever the remaining
-        samples give (each at best ``scorer.max_quality``): the same answer, sooner; the bound
-        returned is then the lower bound of the mean that decided it."""
+        """Whether the drop on ``part`` plus ``z`` (>= 0) standard errors is at most ``limit``,
+        and that bound. Stops measuring once the mean alone must exceed ``limit`` whatever the
+        remaining samples give (each at best ``scorer.max_quality``): the same answer, sooner;
+        the bound returned is then that lower bound of the mean."""
         index = getattr(self.calib, part)
         if len(index) == 0:
             return 0.0 <= limit, 0.0
         best = self.dense_quality[index] - self.scorer.max_quality  # lowest per-sample drop
 
-        def hopeless(quality: torch.Tensor) -> bool:
+        def lowest_mean(quality: torch.Tensor, known: torch.Tensor) -> float:
+            done = known[index]
             diff = self.dense_quality[index] - quality[index]
-            known = ~diff.isnan()
-            return float(diff[known].sum() + best[~known].sum()) / len(index) > limit
+            return float(diff[done].sum() + best[~done].sum()) / len(index)
 
-        quality = self._measure(selection, index, hopeless)
-        if quality[index].isnan().any():
-            diff = self.dense_quality[index] - quality[index]
-            known = ~diff.isnan()
-            return False, float(diff[known].sum() + best[~known].sum()) / len(index)
+        quality, known = self._measure(selection, index, lambda q, k: lowest_mean(q, k) > limit)
+        if not known[index].all():
+            return False, lowest_mean(quality, known)
         drop = self.drop(selection, part, z)
         return drop <= limit, drop
 
@@ -133,7 +147,7 @@ class PlanEvaluator:
         index = getattr(self.calib, part)
         if len(index) == 0:
             return 0.0, 0.0
-        diff = self.dense_quality[index] - self._measure(selection, index)[index]
+        diff = self.dense_quality[index] - self._measure(selection, index)[0][index]
         error = float(diff.std()) / len(index) ** 0.5 if len(index) > 1 else 0.0
         return float(diff.mean()), error
 

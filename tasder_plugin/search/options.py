@@ -17,7 +17,7 @@ __all__ = ["SearchOptions"]
 class SearchOptions:
     """``max_drop``: the allowed drop of the calibration metric from dense (a fraction: 0.01 is
     one top-1 point); ``confidence``: the budget holds for the mean drop plus this many standard
-    errors on the search part (on the smaller holdout, the same margin in points); ``holdout``:
+    errors on the search part (on the holdout, the same margin in points); ``holdout``:
     the share of the calibration data kept aside to verify the final plan; ``refine_trials``:
     tasder's single-layer refinement moves from each start (None: twice the layers);
     ``targets`` / ``ignore``: layer names or ``re:`` regexes. (Which batch the cost is for is

@@ -9,9 +9,10 @@ of the network, about half of each sensitivity forward on average. (Budget check
 plans on many more samples: there, recording costs about what replay saves, measured.)
 
 Blocks are the innermost children of the model and of every ``nn.Sequential`` /
-``nn.ModuleList`` (stems, ResNet blocks, transformer blocks) called with one tensor and returning
-one; anything else simply runs. A recording keeps at most ``max_bytes`` of activations (blocks
-past that run).
+``nn.ModuleList`` (stem layers, ResNet blocks, timm transformer blocks) called with one tensor
+and returning a new one; anything else (keyword arguments, tuples, in-place blocks) simply runs.
+A block holding a changed module, or a parameter tied to one, always runs. A recording keeps at
+most ``max_bytes`` of activations (blocks past that run).
 """
 
 from __future__ import annotations
@@ -39,10 +40,6 @@ def _blocks(model: nn.Module) -> dict[str, nn.Module]:
     return {fqn: m for fqn, m in found.items() if not any(o.startswith(fqn + ".") for o in found)}
 
 
-def _holds(block: str, layer: str) -> bool:
-    return layer == block or layer.startswith(block + ".")
-
-
 def _nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
@@ -65,50 +62,56 @@ class PrefixReplay:
 
     @contextmanager
     def run(
-        self, source: Recording | None, changed: set[str], target: Recording | None = None
+        self, source: Recording | None, changed: list[nn.Module], target: Recording | None = None
     ) -> Iterator[None]:
-        """During the block, blocks holding none of ``changed`` return ``source``'s output for a
-        bit-identical input (same forwards, in the same order, as it recorded); every block's
-        (input, output) goes to ``target``."""
+        """During the block, blocks holding none of the ``changed`` modules (nor a parameter
+        tied to theirs) return ``source``'s output for a bit-identical input (same forwards, in
+        the same order, as it recorded); every block's (input, output) goes to ``target``."""
+        touched = {id(m) for m in changed}
+        tied = {p.data_ptr() for m in changed for p in m.parameters()}
         counters: dict[str, int] = {}
-        for fqn, module in self.blocks.items():
-            replayable = source is not None and not any(_holds(fqn, c) for c in changed)
-            module.forward = self._wrap(fqn, module.forward, source if replayable else None,
-                                        target, counters)  # fmt: skip
+        saved = {fqn: module.__dict__.get("forward") for fqn, module in self.blocks.items()}
         try:
+            for fqn, module in self.blocks.items():
+                untouched = not any(id(m) in touched for m in module.modules()) and not any(
+                    p.data_ptr() in tied for p in module.parameters()
+                )
+                replay = source if source is not None and untouched else None
+                module.forward = self._wrap(fqn, module.forward, replay, target, counters)
             yield
         finally:
-            for module in self.blocks.values():
-                del module.forward
+            for fqn, module in self.blocks.items():
+                if saved[fqn] is None:
+                    module.__dict__.pop("forward", None)
+                else:
+                    module.forward = saved[fqn]
 
     def _wrap(self, fqn, forward, source, target, counters):
         def run(*args, **kwargs):
             k = counters.get(fqn, 0)
             counters[fqn] = k + 1
-            single = len(args) == 1 and not kwargs and isinstance(args[0], torch.Tensor)
-            out = None
-            if single and source is not None:
+            x = args[0] if len(args) == 1 and not kwargs and torch.is_tensor(args[0]) else None
+            if x is not None and source is not None:
                 calls = source.calls.get(fqn, [])
                 record = calls[k] if k < len(calls) else None
-                if (
-                    record is not None
-                    and args[0].shape == record[0].shape
-                    and torch.equal(args[0], record[0])
-                ):
-                    out = record[1].clone()  # a clone: later in-place ops must not touch it
-            if out is None:
-                out = forward(*args, **kwargs)
+                if record is not None and torch.equal(x, record[0]):
+                    return record[1].clone()  # a clone: later in-place ops must not touch it
+            before = x.clone() if x is not None and target is not None else None
+            out = forward(*args, **kwargs)
             if target is not None:
-                self._keep(target, fqn, args[0] if single else None, out)
+                in_place = torch.is_tensor(out) and x is not None and out.data_ptr() == x.data_ptr()
+                self._keep(target, fqn, None if in_place else before, out)
             return out
 
         return run
 
     def _keep(self, target: Recording, fqn: str, x, out) -> None:
+        """Keep (input as it came in, output); ``x`` None: not replayable (no single tensor
+        input, or an in-place block: replaying it would skip its effect on the caller's one)."""
         kept = None
-        if x is not None and isinstance(out, torch.Tensor):
+        if x is not None and torch.is_tensor(out):
             size = _nbytes(x) + _nbytes(out)
             if target.bytes + size <= self.max_bytes:
                 target.bytes += size
-                kept = (x.clone(), out.clone())
+                kept = (x, out.clone())
         target.calls.setdefault(fqn, []).append(kept)

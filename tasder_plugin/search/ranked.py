@@ -23,7 +23,8 @@ def _gain(space: SearchSpace, weights: tuple[float, float], i: int, j: int) -> f
 
 
 def ranked_path(space: SearchSpace) -> list[list[int]]:
-    """Plans after each added pair, dense first, each distinct and cheaper than the one before."""
+    """Plans after each added pair, dense first, each distinct and cheaper than the one before
+    in the objective linearised at dense (for EDP the exact value may rise slightly)."""
     weights = space.objective.weights(*space.totals(space.dense_choice()))
     pairs = []
     for i, ls in enumerate(space.layers):

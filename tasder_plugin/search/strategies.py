@@ -35,7 +35,7 @@ class SearchContext:
     space: SearchSpace
     evaluator: PlanEvaluator
     max_drop: float
-    refine_trials: int = 0  # tasder: extra single-layer moves tried after the Lagrangian path
+    refine_trials: int = 0  # tasder: single-layer moves tried from each refined start
     confidence: float = 1.0  # z: the budget must hold for the mean drop + z standard errors
     trials: list[dict] = field(default_factory=list)  # every budget check, for the search log
     progress: bool = False  # a progress bar on stderr for each phase of budget checks
@@ -50,8 +50,8 @@ class SearchContext:
         return ok
 
     def _margin_scale(self, part: str) -> float:
-        """1 on the search part; on the smaller holdout, the z that asks the same margin in
-        points (z * sigma / sqrt(n) equal on both parts) rather than a wider one."""
+        """1 on the search part; on the holdout, the z that asks the same margin in points
+        (z * sigma / sqrt(n) equal on both parts, for one sigma), not one scaled by its size."""
         calib = self.evaluator.calib
         if part == "search" or not len(calib.search):
             return 1.0
@@ -80,8 +80,8 @@ class SearchContext:
 
 
 def longest_passing(ctx: SearchContext, path: list[list[int]], step: str) -> int:
-    """Bisection: the index of the most aggressive plan of ``path`` (dense first, each cheaper
-    than the one before, drops taken as rising along it) holding the budget on the search part."""
+    """Bisection: the index of the most aggressive plan of ``path`` (dense first, ever more
+    aggressive, drops taken as rising along it) holding the budget on the search part."""
     lo, hi = 0, len(path) - 1
     with ctx.phase(f"{step} bisection", max(hi, 1).bit_length()) as bar:
         while lo < hi:

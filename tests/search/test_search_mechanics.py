@@ -91,7 +91,7 @@ def test_a_budget_check_stops_early_only_when_the_answer_is_already_known(resnet
     _, calib, evaluator = resnet20
     harmful = {fqn: W24 for fqn in select_layers(evaluator.model)}  # 2:4 everywhere: ruinous
     ok, bound = evaluator.check(harmful, "search", 0.01, 1.0)
-    measured = ~evaluator._quality[tuple(sorted((k, W24.label()) for k in harmful))].isnan()
+    measured = evaluator._quality[tuple(sorted((k, W24.label()) for k in harmful))][1]
     assert not ok and bound > 0.01 and measured.sum() < len(calib.search)  # stopped early
     mild = {"layer3.2.conv2": A24}
     ok, drop = evaluator.check(mild, "search", 0.05, 1.0)
@@ -128,11 +128,32 @@ def test_prefix_replay_is_exact_with_shared_and_repeated_blocks():
     model = torch.nn.Sequential(body, torch.nn.Sequential(act, torch.nn.Linear(8, 4)))
     x = torch.randn(5, 8)
     replay, recording = PrefixReplay(model), Recording("x")
-    with torch.no_grad(), replay.run(None, set(), recording):
+    with torch.no_grad(), replay.run(None, [], recording):
         dense = model(x)
     with torch.no_grad():
         model[1][1].weight.mul_(2)  # the last layer changes, the rest replays
-        with replay.run(recording, {"1.1"}):
+        with replay.run(recording, [model[1][1]]):
             replayed = model(x)
         assert torch.equal(replayed, model(x)) and not torch.equal(replayed, dense)
     assert not any("forward" in vars(m) for m in model.modules())
+
+
+def test_prefix_replay_runs_blocks_tied_to_a_changed_layer_and_keeps_instance_forwards():
+    from tasder_plugin.search.prefix_replay import PrefixReplay, Recording
+
+    torch.manual_seed(0)
+    first, tied = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
+    tied.weight = first.weight  # one tensor in two layers, as tied embeddings are
+    model = torch.nn.Sequential(tied, torch.nn.Tanh(), first)  # the tied one runs first
+    custom = model[1].forward  # a forward set on the instance (as accelerate's hooks are)
+    model[1].forward = custom
+    x = torch.randn(4, 8)
+    replay, recording = PrefixReplay(model), Recording("x")
+    with torch.no_grad(), replay.run(None, [], recording):
+        model(x)
+    with torch.no_grad():
+        first.weight.mul_(0.5)  # changes layer 2 and, through the tie, layer 0
+        with replay.run(recording, [first]):
+            replayed = model(x)
+        assert torch.equal(replayed, model(x))
+    assert model[1].__dict__["forward"] is custom and "forward" not in vars(model[2])
