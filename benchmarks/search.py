@@ -38,7 +38,7 @@ def paired_drop(dense: torch.Tensor, found: torch.Tensor) -> tuple[float, float]
     return float(diff.mean()), float(diff.std()) / len(diff) ** 0.5
 
 
-def run_one(model, calib, x_eval, y_eval, hw: str, strategy: str, max_drop: float) -> dict:
+def run_one(model, calib, x_eval, y_eval, dense_correct, hw, strategy, max_drop) -> dict:
     start = time.perf_counter()
     found = run_search(model, calib, hw, max_drop=max_drop, strategy=strategy)
     wall = time.perf_counter() - start
@@ -47,7 +47,7 @@ def run_one(model, calib, x_eval, y_eval, hw: str, strategy: str, max_drop: floa
         plan_correct = correct(model, x_eval, y_eval)
     finally:
         remove_tasd_(model)
-    drop_eval, drop_eval_se = paired_drop(correct(model, x_eval, y_eval), plan_correct)
+    drop_eval, drop_eval_se = paired_drop(dense_correct, plan_correct)
     s = found.summary
     return {
         "search_s": round(wall, 2),
@@ -81,9 +81,11 @@ def main() -> None:
         calib = DataLoader(TensorDataset(*splits["calib"].tensors), batch_size=batch)
         x_eval, y_eval = splits["eval"].tensors
         model = build_reference(name)
+        dense_correct = correct(model, x_eval, y_eval)  # once per model
         for hw in args.hw:
             for strategy in args.strategies:
-                row = run_one(model, calib, x_eval, y_eval, hw, strategy, args.max_drop)
+                row = run_one(model, calib, x_eval, y_eval, dense_correct, hw, strategy,
+                              args.max_drop)  # fmt: skip
                 results[f"{name}/{hw}/{strategy}"] = row
                 print(f"{name}/{hw}/{strategy}", row, file=sys.stderr, flush=True)
     print(json.dumps({"max_drop": args.max_drop, "threads": args.threads, "results": results},

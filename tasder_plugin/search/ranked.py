@@ -18,14 +18,14 @@ __all__ = ["ranked", "ranked_path"]
 
 
 def _gain(space: SearchSpace, weights: tuple[float, float], i: int, j: int) -> float:
-    dense, o = space.layers[i].options[0], space.layers[i].options[j]
-    return weights[0] * (dense.energy_j - o.energy_j) + weights[1] * (dense.latency_s - o.latency_s)
+    options = space.layers[i].options
+    return options[j].saving(options[0], weights)
 
 
 def ranked_path(space: SearchSpace) -> list[list[int]]:
     """Plans after each added pair, dense first, each distinct and cheaper than the one before
     in the objective linearised at dense (for EDP the exact value may rise slightly)."""
-    weights = space.objective.weights(*space.totals(space.dense_choice()))
+    weights = space.weights()
     pairs = []
     for i, ls in enumerate(space.layers):
         for j in range(1, len(ls.options)):

@@ -45,6 +45,12 @@ class Option:
     measured: bool = False  # sensitivity from a forward pass (else exact: 0, or a W+A sum)
     proxy_error: float | None = None
 
+    def saving(self, start: Option, weights: tuple[float, float]) -> float:
+        """The linearised objective saved by taking this option instead of ``start``."""
+        return weights[0] * (start.energy_j - self.energy_j) + weights[1] * (
+            start.latency_s - self.latency_s
+        )
+
     def as_row(self) -> dict:
         return {
             "candidate": self.candidate.label(),
@@ -81,6 +87,12 @@ class SearchSpace:
 
     def value(self, choice: list[int]) -> float:
         return self.objective.value(*self.totals(choice))
+
+    def weights(self, choice: list[int] | None = None) -> tuple[float, float]:
+        """The objective linearised at ``choice``'s totals (default: dense)."""
+        return self.objective.weights(
+            *self.totals(self.dense_choice() if choice is None else choice)
+        )
 
     def dense_choice(self) -> list[int]:
         return [0] * len(self.layers)

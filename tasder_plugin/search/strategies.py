@@ -131,10 +131,8 @@ def uniform(ctx: SearchContext) -> list[int]:
     return best_uniform(ctx)
 
 
-def _cheapest_option(space: SearchSpace, i: int) -> int:
-    ls = space.layers[i]
-    w_e, w_d = space.objective.weights(*space.totals(space.dense_choice()))
-    scores = [w_e * o.energy_j + w_d * o.latency_s for o in ls.options]
+def _cheapest_option(space: SearchSpace, i: int, weights: tuple[float, float]) -> int:
+    scores = [weights[0] * o.energy_j + weights[1] * o.latency_s for o in space.layers[i].options]
     return int(np.argmin(scores))
 
 
@@ -145,10 +143,10 @@ def greedy(ctx: SearchContext) -> list[int]:
     each moved to the cheapest candidate that keeps the whole model within budget on the
     search part (else it keeps its current choice). One pass; starting from the uniform plan
     means it never ends up worse than uniform."""
-    space = ctx.space
+    space, weights = ctx.space, ctx.space.weights()
     order = sorted(
         range(len(space.layers)),
-        key=lambda i: (space.layers[i].options[_cheapest_option(space, i)].sensitivity, i),
+        key=lambda i: (space.layers[i].options[_cheapest_option(space, i, weights)].sensitivity, i),
     )
     choice = best_uniform(ctx)
     history = [space.dense_choice(), list(choice)]

@@ -29,12 +29,12 @@ __all__ = ["lagrangian_path", "tasder"]
 
 def _price_grid(space: SearchSpace, count: int) -> np.ndarray:
     """Prices spanning every option's gain-per-sensitivity ratio (with a decade each side)."""
-    w_e, w_d = space.objective.weights(*space.totals(space.dense_choice()))
+    weights = space.weights()
     ratios = []
     for ls in space.layers:
         dense = ls.options[0]
         for o in ls.options[1:]:
-            gain = w_e * (dense.energy_j - o.energy_j) + w_d * (dense.latency_s - o.latency_s)
+            gain = o.saving(dense, weights)
             if gain > 0 and o.sensitivity > 0:
                 ratios.append(gain / o.sensitivity)
     if not ratios:
@@ -45,7 +45,7 @@ def _price_grid(space: SearchSpace, count: int) -> np.ndarray:
 def _best_response(space: SearchSpace, price: float, rounds: int = 3) -> list[int]:
     choice = space.dense_choice()
     for _ in range(rounds):
-        w_e, w_d = space.objective.weights(*space.totals(choice))
+        w_e, w_d = space.weights(choice)
         choice = [
             int(np.argmin([w_e * o.energy_j + w_d * o.latency_s + price * o.sensitivity
                            for o in ls.options]))
@@ -69,12 +69,12 @@ def lagrangian_path(space: SearchSpace, count: int = 48) -> list[list[int]]:
 
 def _moves(space: SearchSpace, choice: list[int], failed: set) -> list[tuple[int, int]]:
     """Single-layer moves that lower the objective, best gain per added sensitivity first."""
-    w_e, w_d = space.objective.weights(*space.totals(choice))
+    weights = space.weights(choice)
     ranked = []
     for i, ls in enumerate(space.layers):
         cur = ls.options[choice[i]]
         for j, o in enumerate(ls.options):
-            gain = w_e * (cur.energy_j - o.energy_j) + w_d * (cur.latency_s - o.latency_s)
+            gain = o.saving(cur, weights)
             if gain <= 0 or (i, j) in failed:
                 continue
             added = max(o.sensitivity - cur.sensitivity, 0.0)
