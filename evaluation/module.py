@@ -1,5 +1,6 @@
 """Lightning modules that only evaluate: top-1, top-5, loss, agreement with the dense model
-(plus F1 when the model config asks for it), or fidelity of sentence embeddings."""
+(plus F1 when the model config asks for it), fidelity of sentence embeddings, or a causal LM's
+perplexity."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ __all__ = [
     "ClassificationEvaluation",
     "EmbeddingEvaluation",
     "EXTRA_METRICS",
+    "PerplexityEvaluation",
     "evaluation_module",
 ]
 
@@ -42,6 +44,13 @@ def _embedding(model_cfg: ModelConfig, model: nn.Module, dense_predictions):
     if model_cfg.metrics:
         raise ConfigError(f"model.metrics {model_cfg.metrics} needs a classifier, not embeddings")
     return EmbeddingEvaluation(model, dense_predictions)
+
+
+@EVALUATIONS.entry("next_token")
+def _perplexity(model_cfg: ModelConfig, model: nn.Module, dense_predictions):
+    if model_cfg.metrics:
+        raise ConfigError(f"model.metrics {model_cfg.metrics} needs a classifier, not a causal LM")
+    return PerplexityEvaluation(model, dense_predictions)
 
 
 @EVALUATIONS.entry("logits")
@@ -144,3 +153,43 @@ class EmbeddingEvaluation(pl.LightningModule):
 
     def prediction_tensor(self) -> torch.Tensor:
         return torch.stack([self.embeddings[i] for i in sorted(self.embeddings)])
+
+
+class PerplexityEvaluation(pl.LightningModule):
+    """Perplexity of a causal LM over token windows, as Wanda and SparseGPT compute it: every
+    token after the first of each window is predicted from those before it, and
+    ``val/ppl = exp(val/nll)``, the mean negative log-likelihood over all predicted tokens.
+    With the dense model's next-token predictions given, ``val/agreement`` is the share of
+    positions where the decomposed model predicts the same token."""
+
+    def __init__(self, model: nn.Module, dense_predictions=None):
+        super().__init__()
+        self.model = model
+        self.nll_sum = torchmetrics.SumMetric()
+        self.tokens = torchmetrics.SumMetric()
+        self.agreement = torchmetrics.MeanMetric()
+        self.dense_predictions = dense_predictions
+        self.predictions: dict[int, torch.Tensor] = {}
+
+    def validation_step(self, batch, batch_idx):
+        inputs, index = batch
+        ids = inputs["input_ids"]
+        logits = logits_of(call_model(self.model, inputs))[:, :-1]
+        nll = F.cross_entropy(logits.flatten(0, 1).float(), ids[:, 1:].flatten(), reduction="sum")
+        self.nll_sum.update(nll.double())
+        self.tokens.update(torch.tensor(float(ids[:, 1:].numel()), dtype=torch.float64))
+        predicted = logits.argmax(-1)
+        self.predictions.update(zip(index.tolist(), predicted.cpu()))
+        if self.dense_predictions is not None:
+            dense = self.dense_predictions.to(predicted.device)[index]
+            self.agreement.update((predicted == dense).float())
+
+    def on_validation_epoch_end(self):
+        nll = self.nll_sum.compute() / self.tokens.compute()
+        self.log("val/nll", nll)
+        self.log("val/ppl", torch.exp(nll))
+        if self.dense_predictions is not None:
+            self.log("val/agreement", self.agreement.compute())
+
+    def prediction_tensor(self) -> torch.Tensor:
+        return torch.stack([self.predictions[i] for i in sorted(self.predictions)])

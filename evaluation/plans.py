@@ -10,7 +10,7 @@ kind that searches needs no special case in the run; what it wants recorded goes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from torch import nn
@@ -39,6 +39,15 @@ class PlanContext:
     output_dir: Path
     progress: bool = False
     details: dict = field(default_factory=dict)  # what the builder wants in results.json
+    # fqn -> why the kinds that choose layers (uniform, auto, search) leave it dense; a plan
+    # file is applied as written
+    keep_dense: dict[str, str] = field(default_factory=dict)
+
+    def ignored(self, ignore: tuple[str, ...]) -> tuple[str, ...]:
+        """``ignore`` plus the layers kept dense, recorded with their reasons."""
+        if self.keep_dense:
+            self.details["kept_dense"] = dict(self.keep_dense)
+        return (*ignore, *self.keep_dense)
 
 
 PLAN_KINDS: Registry = Registry("tasd.kind")
@@ -142,7 +151,8 @@ class _UniformKind:
     name, config = "uniform", UniformTASD
 
     def build(self, cfg: UniformTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
-        return ModelPlan.uniform(model, cfg.weights, cfg.activations, cfg.targets, cfg.ignore)
+        ignore = context.ignored(cfg.ignore)
+        return ModelPlan.uniform(model, cfg.weights, cfg.activations, cfg.targets, ignore)
 
     def label(self, node: dict) -> str:
         label = f"uniform W={node.get('weights') or '-'} A={node.get('activations') or '-'}"
@@ -177,8 +187,9 @@ class _SearchKind:
                 "a calibration split (e.g. data=digits), or a fixed setting (tasd=uniform, "
                 "tasd=auto, tasd=plan tasd.path=<a saved plan>)"
             )
+        options = replace(cfg, ignore=context.ignored(cfg.ignore))
         found = run_search(  # a SearchTASD is the SearchOptions it extends
-            model, context.data.calib, context.hw, cfg, task=context.task,
+            model, context.data.calib, context.hw, options, task=context.task,
             profile=context.profile, seed=context.seed, progress=context.progress,
         )  # fmt: skip
         plan_path = found.plan.save(context.output_dir / "plan.yaml")
@@ -200,7 +211,8 @@ class _AutoKind:
     def build(self, cfg: AutoTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
         from tasder_plugin.search.auto import auto_plan
 
-        plan, choices = auto_plan(model, context.hw, cfg)  # an AutoTASD is its AutoOptions
+        # an AutoTASD is its AutoOptions
+        plan, choices = auto_plan(model, context.hw, cfg, ignore=context.ignored(cfg.ignore))
         context.details["auto"] = {
             c.fqn: {"series": str(c.series or "dense"), "kept_energy": c.kept_energy,
                     "weight_density": c.weight_density}

@@ -25,6 +25,8 @@ HIGHER_IS_BETTER = {
     "val/agreement": True,
     "val/fidelity": True,
     "val/f1": True,
+    "val/ppl": False,
+    "val/nll": False,
     "hw/cycles": False,
     "hw/latency_s": False,
     "hw/energy_j": False,
@@ -141,6 +143,12 @@ def print_summary(record: dict) -> None:
     print(f"model {record['model']} | data {data} | hw {record['hw']} | tasd {setting}")
     if "val/fidelity" in m:
         print(f"fidelity (mean cosine to dense embeddings) {m['val/fidelity']:.6f}")
+    if "val/ppl" in m:
+        print(
+            f"perplexity {m['val/ppl']:.4f} (dense {m['dense_val/ppl']:.4f}, "
+            f"delta {m['delta_val/ppl']:+.4f}) | next-token agreement with dense "
+            f"{m['val/agreement']:.4f}"
+        )
     if "val/acc1" in m:
         print(
             f"top-1 {m['val/acc1']:.4f} (dense {m['dense_val/acc1']:.4f}, "

@@ -52,6 +52,16 @@ def _profile(model, model_cfg: ModelConfig, data: EvalData | None, settings: Cos
     )
 
 
+def _keep_dense(model, model_cfg: ModelConfig) -> dict[str, str]:
+    """A causal LM's output embedding stays dense unless ``model.dense_lm_head=false``."""
+    head = getattr(model, "get_output_embeddings", lambda: None)()
+    if model_cfg.task.output != "next_token" or not model_cfg.dense_lm_head or head is None:
+        return {}
+    name = next(fqn for fqn, module in model.named_modules() if module is head)
+    return {name: "the output embedding of a causal LM stays dense, as in Wanda and SparseGPT "
+                  "(model.dense_lm_head=false decomposes it)"}  # fmt: skip
+
+
 def _cost_record(settings: CostSettings, data: EvalData | None) -> dict:
     """The cost settings as used: without data the statistics come from the random batch."""
     stats = settings.batch_size if data is None else settings.stats_samples
@@ -122,6 +132,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
     context = PlanContext(
         hw=run.hw, profile=profile, data=data, task=run.model.task, seed=run.top.seed,
         output_dir=Path(run.top.output_dir), progress=progress_enabled(),
+        keep_dense=_keep_dense(model, run.model),
     )  # fmt: skip
     plan = build_plan(run.tasd, model, context)
 

@@ -18,7 +18,7 @@ __all__ = ["TASKS", "Task"]
 @dataclass(frozen=True)
 class Task:
     name: str
-    output: str  # "logits" (classes; labelled samples) or "embedding"
+    output: str  # "logits" (classes; labelled samples), "embedding" or "next_token" (causal LM)
     modality: str  # "image" or "text": what the model reads
     hf_auto_class: str  # the transformers Auto class that loads it
     metric: str  # the headline validation metric
@@ -44,5 +44,6 @@ for _task in (
     Task("image-classification", "logits", "image", "AutoModelForImageClassification", "val/acc1"),
     Task("text-classification", "logits", "text", "AutoModelForSequenceClassification", "val/acc1"),
     Task("embedding", "embedding", "text", "AutoModel", "val/fidelity"),
+    Task("causal-lm", "next_token", "text", "AutoModelForCausalLM", "val/ppl", False),
 ):
     TASKS.add(_task.name, _task)

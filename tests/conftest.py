@@ -13,3 +13,6 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+pytest_plugins = ["tests.lm_fixtures"]  # tiny causal LMs (tiny_llama_dir) for any test

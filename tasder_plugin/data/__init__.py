@@ -4,7 +4,7 @@ Each data kind registers itself where it is defined; importing the kind modules 
 kind available as soon as any part of the package is imported.
 """
 
-from . import hf_datasets, loaders  # noqa: F401  (the data kinds register on import)
+from . import hf_datasets, hf_text_stream, loaders, token_stream  # noqa: F401  (kinds register)
 from .common import (
     DataConfig,
     DataError,

@@ -52,6 +52,9 @@ class ModelConfig:
     task: Task = Task.parse("classification")  # a name from tasder_plugin.tasks.TASKS
     input_size: tuple[int, ...] | None = None  # (C, H, W) of one image, for cost-only profiles
     metrics: list[str] = field(default_factory=list)  # extra validation metrics, e.g. [f1]
+    # causal LMs: tasd=uniform/auto leave the output embedding (lm_head) dense, as Wanda and
+    # SparseGPT do; false decomposes it too (a tied input embedding is never changed)
+    dense_lm_head: bool = True
     kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

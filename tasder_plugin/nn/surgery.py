@@ -40,6 +40,7 @@ class _LayerState:
     """What apply_tasd_ changed on one layer, so remove_tasd_ can undo it exactly."""
 
     original_weight: torch.Tensor | None = None
+    tied_weight: nn.Parameter | None = None  # the shared Parameter this layer was untied from
     hook: torch.utils.hooks.RemovableHandle | None = None
     report: LayerReport | None = None
     stats: dict | None = None
@@ -122,7 +123,9 @@ def _activation_hook(series: TASDSeries, kind: LayerKind, groups: int):
     return hook
 
 
-def _apply_weights(fqn, module, kind, series, state, reasons) -> str | None:
+def _apply_weights(fqn, module, kind, series, state, reasons, tied: bool) -> str | None:
+    """Fold the series into the weight; a weight tied to another module (an LM head sharing the
+    input embedding) is untied first, so only this layer sees the approximation."""
     reason = unsupported_reason(module, series, Side.W)
     if reason:
         reasons.append(reason)
@@ -133,9 +136,23 @@ def _apply_weights(fqn, module, kind, series, state, reasons) -> str | None:
     except ValueError as err:
         err.args = (f"layer {fqn!r} weight: {err}",)  # same class: a user error stays one
         raise
+    if tied:
+        state.tied_weight = weight
+        module.weight = nn.Parameter(folded, requires_grad=weight.requires_grad)
+        return str(series)
     state.original_weight = weight.data
     weight.data = folded
     return str(series)
+
+
+def _tied_weights(model: nn.Module) -> set[int]:
+    """Ids of weight Parameters held by more than one module (tied embeddings)."""
+    owners: dict[int, int] = {}
+    for module in model.modules():
+        weight = module._parameters.get("weight")
+        if weight is not None:
+            owners[id(weight)] = owners.get(id(weight), 0) + 1
+    return {key for key, count in owners.items() if count > 1}
 
 
 def _apply_activations(module, kind, series, state, reasons) -> str | None:
@@ -149,11 +166,14 @@ def _apply_activations(module, kind, series, state, reasons) -> str | None:
     return str(series)
 
 
-def _apply_layer(fqn: str, module: nn.Module, plan: LayerPlan) -> LayerReport:
+def _apply_layer(fqn: str, module: nn.Module, plan: LayerPlan, tied: set[int]) -> LayerReport:
     kind = layer_kind(module)
     state = _LayerState()
     reasons: list[str] = []
-    w = _apply_weights(fqn, module, kind, plan.weights, state, reasons) if plan.weights else None
+    w = None
+    if plan.weights:
+        shared = id(module._parameters.get("weight")) in tied
+        w = _apply_weights(fqn, module, kind, plan.weights, state, reasons, shared)
     a = (
         _apply_activations(module, kind, plan.activations, state, reasons)
         if plan.activations
@@ -192,10 +212,10 @@ def apply_tasd_(model: nn.Module, plan: ModelPlan) -> list[LayerReport]:
             "call remove_tasd_(model) first"
         )
     plan.validate(model)
-    reports = []
+    reports, tied = [], _tied_weights(model)
     try:
         for fqn, layer_plan in plan.decomposed().items():
-            reports.append(_apply_layer(fqn, model.get_submodule(fqn), layer_plan))
+            reports.append(_apply_layer(fqn, model.get_submodule(fqn), layer_plan, tied))
     except Exception:
         remove_tasd_(model)  # all or nothing: never leave a half-decomposed model behind
         raise
@@ -212,6 +232,8 @@ def remove_tasd_(model: nn.Module) -> int:
         state: _LayerState = getattr(module, _STATE)
         if state.original_weight is not None:
             module.weight.data = state.original_weight
+        if state.tied_weight is not None:
+            module.weight = state.tied_weight  # tied again: the very Parameter it shared
         if state.hook is not None:
             state.hook.remove()
         delattr(module, _STATE)
@@ -245,10 +267,13 @@ def tasd_layer_stats(model: nn.Module) -> list[dict]:
             "activations": report.activations,
             "dense_reason": "; ".join(report.reasons) or None,
         }
-        if state.original_weight is not None:
+        original = state.original_weight
+        if original is None and state.tied_weight is not None:
+            original = state.tied_weight.detach()
+        if original is not None:
             if state.stats is None:
                 with torch.no_grad():
-                    state.stats = _weight_stats(state.original_weight, module.weight.detach())
+                    state.stats = _weight_stats(original, module.weight.detach())
             row.update(state.stats)
         rows.append(row)
     return rows

@@ -118,6 +118,7 @@ def run_search(
     start = time.perf_counter()
     opts = replace_options(options or SearchOptions(), overrides)
     task = Task.parse(task)
+    scorer = get_scorer(task)  # before any work: a task no search can score fails here
     hw = load_hardware(hw)
     sides = side_spaces(hw, opts.max_terms)  # before any forward: nothing to search fails here
     data = _calibration(calib, task, opts.holdout, seed)
@@ -126,7 +127,7 @@ def run_search(
     try:
         if profile is None:
             profile = _profile(model, data, cost or CostSettings())
-        result = _search(model, data, hw, opts, sides, task, profile, progress)
+        result = _search(model, data, hw, opts, sides, scorer, profile, progress)
     finally:
         model.train(training)
     result.summary["wall_s"] = time.perf_counter() - start
@@ -138,8 +139,8 @@ def _profile(model: nn.Module, data: Calibration, cost: CostSettings):
     return profile_model(model, take_samples(data.inputs, head), batch_size=cost.batch_size)
 
 
-def _search(model, data, hw, opts: SearchOptions, sides, task, profile, progress) -> SearchResult:
-    evaluator = PlanEvaluator(model, select_layers(model), data, get_scorer(task))
+def _search(model, data, hw, opts: SearchOptions, sides, scorer, profile, progress) -> SearchResult:
+    evaluator = PlanEvaluator(model, select_layers(model), data, scorer)
     sens_index = data.search[: opts.sensitivity_samples]
     space = build_space(
         model, profile, hw, evaluator, sides, get_objective(opts.objective),

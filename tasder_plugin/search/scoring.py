@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
 from ..nn.forward import call_model, logits_of, sentence_embedding
 from ..registry import Registry
 from ..tasks import Task
@@ -50,7 +51,13 @@ def register_scorer(output: str):
 
 def get_scorer(task: Task | str) -> Scorer:
     """The scorer for a task (or task name): the one registered for what the model outputs."""
-    return SCORERS.get(Task.parse(task).output)
+    task = Task.parse(task)
+    if task.output not in SCORERS.names():
+        raise ConfigError(
+            f"a search cannot score {task.name} models yet (no scorer for {task.output!r} "
+            "outputs); use a fixed plan: tasd=uniform, tasd=auto or tasd=plan"
+        )
+    return SCORERS.get(task.output)
 
 
 @register_scorer("logits")

@@ -1,0 +1,65 @@
+"""Causal LMs through the harness: perplexity next to its dense value and the prefill cost,
+the output embedding dense by default, hub ids offline in one line, the real SmolLM2."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evaluation.run import evaluate
+from tasder_plugin.models.adapters import ModelLoadError
+
+TINY = ("data=pydocs", "data.seq_len=32", "data.eval_windows=4", "data.calib_windows=2")
+
+
+def tiny_lm(make_cfg, model_dir, *overrides):
+    return make_cfg("model=hf_causal_lm", f"model.checkpoint={model_dir}", *TINY, *overrides)
+
+
+@pytest.mark.slow
+def test_uniform_series_reports_perplexity_and_prefill_cost(make_cfg, tiny_llama_dir):
+    cfg = tiny_lm(make_cfg, tiny_llama_dir, "tasd=uniform", "tasd.weights=2:4+2:8")
+    metrics, objects = evaluate(cfg)
+    assert metrics["val/ppl"] > metrics["dense_val/ppl"] > 1  # a random model, a lossy series
+    assert metrics["delta_val/ppl"] == pytest.approx(metrics["val/ppl"] - metrics["dense_val/ppl"])
+    assert 0 < metrics["val/agreement"] < 1
+    record = json.loads((Path(cfg.output_dir) / "results.json").read_text())
+    assert "lm_head" in record["kept_dense"]
+    assert "lm_head" not in {r.fqn for r in objects["reports"]}
+    assert metrics["tasd/layers_weights"] == 2 * 7  # every block GEMM of both layers
+    gemms = {r.fqn: r for r in objects["profile"].records}
+    assert gemms["model.layers.0.mlp.down_proj"].M == 32  # prefill: batch 1 x 32 tokens
+
+
+@pytest.mark.slow
+def test_dense_lm_head_false_decomposes_the_head_too(make_cfg, tiny_llama_dir):
+    cfg = tiny_lm(make_cfg, tiny_llama_dir, "tasd=uniform", "model.dense_lm_head=false")
+    metrics, objects = evaluate(cfg)
+    assert "lm_head" in {r.fqn for r in objects["reports"]}
+    assert metrics["tasd/layers_weights"] == 2 * 7 + 1
+
+
+def test_hub_causal_lm_offline_is_one_line(make_cfg):
+    cfg = make_cfg("model=hf_causal_lm", "model.architecture=facebook/opt-125m")
+    with pytest.raises(ModelLoadError, match="not reachable") as err:
+        evaluate(cfg)
+    message = str(err.value)
+    assert "\n" not in message and "model.checkpoint=/path/to/saved_pretrained_dir" in message
+
+
+@pytest.mark.slow
+def test_real_smollm2_perplexity_on_pydocs(make_cfg):
+    pytest.importorskip("gguf", reason="comes with the lm extra")
+    cfg = make_cfg("model=smollm2", "data.eval_windows=1", "data.seq_len=256",
+                   "tasd=uniform", "tasd.weights=2:4+2:8")  # fmt: skip
+    metrics, _ = evaluate(cfg)
+    assert 5 < metrics["dense_val/ppl"] < 40  # a real pretrained LM on English prose and code
+    assert metrics["dense_val/ppl"] < metrics["val/ppl"] < 20 * metrics["dense_val/ppl"]
+    assert metrics["hw/edp_js"] > 0
+
+
+def test_search_on_a_causal_lm_says_what_to_use_instead(make_cfg, tiny_llama_dir):
+    from tasder_plugin.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot score causal-lm models yet.*tasd=uniform"):
+        evaluate(tiny_lm(make_cfg, tiny_llama_dir, "tasd=tasder"))
