@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,7 @@ def dense_key(cfg, model_cfg) -> str:
         "weights": weights,
         "data_files": _file_digest(cfg.data.get("path")),  # a local dataset copy (data.path)
         "torch": torch.__version__,
+        "python": platform.python_version(),  # data=pydocs is this Python's own documentation
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 

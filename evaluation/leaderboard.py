@@ -22,6 +22,7 @@ from tasder_plugin.atomic_io import cannot_write, write_atomic, write_text_atomi
 from tasder_plugin.errors import ConfigError
 
 from .leaderboard_db import LeaderboardError, read_rows
+from .results import HIGHER_IS_BETTER
 
 __all__ = ["FORMATS", "main", "pareto_front", "render", "table"]
 
@@ -55,15 +56,20 @@ def _number(value) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _sign(metric: str) -> float:
+    """+1 where the metric is better higher (accuracy), -1 where lower (perplexity)."""
+    return 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
+
+
 def _sort_key(row: dict, metric: str):
-    """Per model: highest EDP reduction first, then highest accuracy; missing values last."""
+    """Per model: highest EDP reduction first, then the best metric; missing values last."""
     edp, acc = _number(row.get(EDP_REDUCTION)), _number(row.get(metric))
     return (
         str(row.get("model") or ""),
         edp is None,
         -(edp or 0.0),
         acc is None,
-        -(acc or 0.0),
+        -_sign(metric) * (acc or 0.0),
         str(row.get("hw") or ""),
         str(row.get("tasd") or ""),
     )
@@ -174,7 +180,7 @@ def _pareto_figure(model: str, hw: str, rows: list[dict], metric: str):
     ax = fig.add_subplot()
     points = [(float(r[EDP_REDUCTION]), float(r[metric])) for r in rows]
     ax.scatter(*zip(*points), color="0.6", label="runs", zorder=2)
-    front = pareto_front(points)
+    front = pareto_front([(x, _sign(metric) * y) for x, y in points])
     fx, fy = [points[i][0] for i in front], [points[i][1] for i in front]
     ax.plot(fx, fy, "o-", color="tab:red", drawstyle="steps-pre", label="Pareto front", zorder=3)
     for i in front:
@@ -185,7 +191,8 @@ def _pareto_figure(model: str, hw: str, rows: list[dict], metric: str):
         mean = sum(dense) / len(dense)
         ax.scatter([0.0], [mean], marker="*", s=150, color="black", label="dense", zorder=4)
     ax.set_xlabel("EDP reduction vs dense (higher is better)")
-    ax.set_ylabel(f"{metric} (higher is better)")
+    better = "higher" if _sign(metric) > 0 else "lower"
+    ax.set_ylabel(f"{metric} ({better} is better)")
     ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
     ax.set_title(f"{model} on {hw}")
     ax.margins(x=0.15, y=0.08)  # room for the labels of the front's end points

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import nn
 
+from tasder_plugin.data import DataError
 from tasder_plugin.errors import ConfigError
 from tasder_plugin.models.adapters import ModelConfig
 from tasder_plugin.models.preprocessing import num_classes
@@ -165,16 +166,22 @@ class PerplexityEvaluation(pl.LightningModule):
     def __init__(self, model: nn.Module, dense_predictions=None):
         super().__init__()
         self.model = model
-        self.nll_sum = torchmetrics.SumMetric()
-        self.tokens = torchmetrics.SumMetric()
+        # float64 sums; a NaN loss must give a NaN perplexity, never be dropped from the sum
+        self.nll_sum = torchmetrics.SumMetric(nan_strategy="disable").set_dtype(torch.float64)
+        self.tokens = torchmetrics.SumMetric(nan_strategy="disable").set_dtype(torch.float64)
         self.agreement = torchmetrics.MeanMetric()
         self.dense_predictions = dense_predictions
         self.predictions: dict[int, torch.Tensor] = {}
 
     def validation_step(self, batch, batch_idx):
         inputs, index = batch
+        if not isinstance(inputs, dict) or set(inputs) != {"input_ids"}:
+            raise DataError(
+                "a causal LM is scored on token windows: use data=pydocs, data=textfile or "
+                "data=wikitext2 (padded sentences would count padding as predicted tokens)"
+            )
         ids = inputs["input_ids"]
-        logits = logits_of(call_model(self.model, inputs))[:, :-1]
+        logits = logits_of(call_model(self.model, {**inputs, "use_cache": False}))[:, :-1]
         nll = F.cross_entropy(logits.flatten(0, 1).float(), ids[:, 1:].flatten(), reduction="sum")
         self.nll_sum.update(nll.double())
         self.tokens.update(torch.tensor(float(ids[:, 1:].numel()), dtype=torch.float64))

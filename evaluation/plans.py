@@ -180,6 +180,9 @@ class _SearchKind:
     def build(self, cfg: SearchTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
         """The plan and the search log go to the run directory."""
         from tasder_plugin.search import CalibrationError, run_search
+        from tasder_plugin.search.scoring import get_scorer
+
+        get_scorer(context.task)  # a task no search can score: say so before asking for data
 
         if context.data is None or context.data.calib is None:
             raise CalibrationError(

@@ -167,13 +167,26 @@ def print_summary(record: dict) -> None:
         f"of {m['tasd/layers_planned']} planned"
     )
     if "bounds" in record:
-        batch = record.get("cost", {}).get("batch_size")
-        per = f"per batch of {batch} sample{'s' if batch != 1 else ''}, " if batch else ""
+        per = _costed_batch(record)
         bounds = ", ".join(f"{n} {name}" for name, n in record["bounds"].items())
         print(f"cost {per}latency bound by: {bounds} layers")
     if search := record.get("search"):
         _print_search(search)
         print(f"plan {_relative(search['plan'])} (reuse: tasd=plan tasd.path=...)")
+
+
+def _costed_batch(record: dict) -> str:
+    """What one cost is for: a batch of samples, or a causal LM's prefill or decode step."""
+    cost = record.get("cost", {})
+    batch = cost.get("batch_size")
+    if not batch:
+        return ""
+    if cost.get("phase") == "decode":
+        return f"per decode step (1 token x {batch} sequence(s), {cost['context']} cached), "
+    if cost.get("phase") == "prefill":
+        tokens = record["config"]["data"]["seq_len"]
+        return f"per prefill ({batch} sequence(s) x {tokens} tokens), "
+    return f"per batch of {batch} sample{'s' if batch != 1 else ''}, "
 
 
 def _print_search(search: dict) -> None:

@@ -23,7 +23,9 @@ from tasder_plugin.data import EvalData, build_data
 from tasder_plugin.errors import ConfigError, OutputError
 from tasder_plugin.models.adapters import ModelConfig, build_model
 from tasder_plugin.models.preprocessing import data_config
+from tasder_plugin.nn.plan import gemm_layer_names
 from tasder_plugin.pipeline import apply_and_cost_
+from tasder_plugin.profile.decode import decode_step
 from tasder_plugin.profile.settings import CostSettings
 from tasder_plugin.progress import progress_enabled
 
@@ -40,10 +42,21 @@ __all__ = ["evaluate", "validate"]
 def _profile(model, model_cfg: ModelConfig, data: EvalData | None, settings: CostSettings):
     """The profile the cost is computed on: shapes of ``settings.batch_size`` samples, input
     statistics of ``settings.stats_samples`` real inputs (activation sparsity is measured on
-    them); without data (mode=cost), random images of the model's input size."""
+    them); without data (mode=cost), random images of the model's input size. A causal LM's
+    decode phase profiles one real decode step (:mod:`tasder_plugin.profile.decode`)."""
+    decode = settings.phase == "decode"
+    if decode and model_cfg.task.output != "next_token":
+        raise ConfigError("cost.phase=decode costs a causal LM's token step (model.task=causal-lm)")
+    if data is not None and decode:
+        windows = (inputs["input_ids"] for inputs, _ in data.eval)
+        step = decode_step(model, windows, settings.batch_size, settings.context)
+        return profile_model(model, step)
     if data is not None:
         example = data.example_batch(settings.stats_samples)
         return profile_model(model, example, batch_size=settings.batch_size)
+    if model_cfg.task.output == "next_token":
+        raise ConfigError(f"model {model_cfg.name}: a causal LM is costed on token windows of "
+                          "its data: use mode=eval")  # fmt: skip
     if model_cfg.input_size is None:
         raise ConfigError(f"model {model_cfg.name}: mode=cost needs model.input_size=[C,H,W]")
     gen = torch.Generator().manual_seed(0)
@@ -57,15 +70,23 @@ def _keep_dense(model, model_cfg: ModelConfig) -> dict[str, str]:
     head = getattr(model, "get_output_embeddings", lambda: None)()
     if model_cfg.task.output != "next_token" or not model_cfg.dense_lm_head or head is None:
         return {}
-    name = next(fqn for fqn, module in model.named_modules() if module is head)
+    name = next((fqn for fqn, module in model.named_modules() if module is head), None)
+    if name is None or name not in gemm_layer_names(model):
+        return {}
     return {name: "the output embedding of a causal LM stays dense, as in Wanda and SparseGPT "
                   "(model.dense_lm_head=false decomposes it)"}  # fmt: skip
 
 
-def _cost_record(settings: CostSettings, data: EvalData | None) -> dict:
-    """The cost settings as used: without data the statistics come from the random batch."""
+def _cost_record(settings: CostSettings, data: EvalData | None, model_cfg: ModelConfig) -> dict:
+    """The cost settings as used: without data the statistics come from the random batch; a
+    causal LM's phase (decode: statistics of the one decode step, at its context)."""
     stats = settings.batch_size if data is None else settings.stats_samples
-    return {"batch_size": settings.batch_size, "stats_samples": stats}
+    record = {"batch_size": settings.batch_size, "stats_samples": stats}
+    if model_cfg.task.output == "next_token":
+        record["phase"] = settings.phase
+        if settings.phase == "decode":
+            record.update(stats_samples=settings.batch_size, context=settings.context)
+    return record
 
 
 def _quiet_lightning() -> None:
@@ -147,7 +168,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, dict]:
 
     metrics, record = build_results(
         cfg, applied, accuracy, dense, time.perf_counter() - start,
-        {"cost": _cost_record(run.top.cost, data), **context.details},
+        {"cost": _cost_record(run.top.cost, data, run.model), **context.details},
     )  # fmt: skip
     results = _write_results(Path(run.top.output_dir) / "results.json", record)
     board = _record_in_leaderboard(run.top.leaderboard_db, record, notes)

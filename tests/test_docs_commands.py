@@ -69,15 +69,23 @@ JOBLIB = "a 12-job joblib sweep (~40 s on 2 cores); tests/e2e/test_evaluate.py r
 EXPERIMENT = (
     "the committed {}-job sweep (~{} min on 2 cores); tests/e2e/test_config_groups.py composes it"
 )
+SMOLLM2 = (
+    "SmolLM2 over 8 x 512 tokens (~1 min each); tests/e2e/test_causal_lm_harness.py runs it on "
+    "one window, and the decode phase on a tiny LLaMA"
+)
 TRAIN = "trains the reference models on one CPU thread (minutes per model)"
 EXCLUDED = {
     "python -m tasder_plugin.models.train_reference": TRAIN,
     "python -m tasder_plugin.models.train_reference --model reference_resnet_sp95": TRAIN,
     "python benchmarks/search.py": "every search strategy on four models x three presets (~8 min)",
     "python -m evaluation model=smollm2 data=pydocs tasd=uniform tasd.weights=2:4+2:8 hw=2of4": (
-        "SmolLM2 over 8 x 512 tokens (~1.5 min); tests/e2e/test_causal_lm_harness.py runs it on "
-        "one window"
+        SMOLLM2
     ),
+    "python -m evaluation model=smollm2 tasd=uniform tasd.weights=2:4 hw=2of4 cost.phase=decode": (
+        SMOLLM2
+    ),
+    "python -m evaluation model=smollm2 tasd=uniform tasd.weights=2:4+2:8 hw=flex8 "
+    "cost.phase=decode": SMOLLM2,
     "python benchmarks/decompose.py --threads 2": "a timing benchmark on resnet50 (~1 min)",
     "python benchmarks/cost.py": "a timing benchmark of the cost model (~20-30 s)",
     "python benchmarks/validate_cost.py": "runs SCALE-Sim and ZigZag on 20 layers (4-7 minutes)",

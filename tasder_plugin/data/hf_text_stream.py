@@ -21,6 +21,7 @@ class HFTextStreamConfig(TokenStreamConfig):
     """A hub dataset (or its local copy, ``data.path``) read as one stream per split."""
 
     dataset: str | None = None  # hub id
+    path: str | None = None  # a local copy, in place of the hub
     config: str | None = None  # hub config name
     eval_split: str = "test"
     calib_split: str | None = "train"

@@ -19,17 +19,16 @@ from torch.utils.data import DataLoader, Dataset
 from ..config import check
 from .common import DataConfig, DataError, EvalData, register_data
 
-__all__ = ["TokenStreamConfig", "TokenWindows", "pydocs_text", "windows"]
+__all__ = ["TextFileConfig", "TokenStreamConfig", "TokenWindows", "pydocs_text", "windows"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class TokenStreamConfig(DataConfig):
-    """What ``conf/data/*.yaml`` holds for the token-stream kinds (``pydocs``, ``textfile``)."""
+    """What ``conf/data/*.yaml`` holds for every token-stream kind (``pydocs``)."""
 
     seq_len: int = 512  # tokens per window (2048 for parity with published LLaMA numbers)
     eval_windows: int | None = None  # evaluate the first N windows (None: every one)
-    calib_windows: int = 128  # calibration windows (0: none)
-    path: str | None = None  # textfile: the text file to read
+    calib_windows: int = 0  # calibration windows, for a search (0: none)
     batch_size: int = 2
 
     def __post_init__(self) -> None:
@@ -39,6 +38,13 @@ class TokenStreamConfig(DataConfig):
         evals = self.eval_windows
         check(evals is None or evals >= 1, "eval_windows", f"must be >= 1 or null, got {evals}")
         check(self.calib_windows >= 0, "calib_windows", f"must be >= 0, got {self.calib_windows}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextFileConfig(TokenStreamConfig):
+    """``data=textfile``: one UTF-8 file as the stream."""
+
+    path: str | None = None  # required: data.path=/path/to/text.txt
 
 
 class TokenWindows(Dataset):
@@ -72,12 +78,19 @@ def tokenize(tokenizer, text: str) -> torch.Tensor:
         hf_logging.set_verbosity(level)
 
 
-def _tokenizer(spec: DataConfig, model_facts: dict):
+def _tokenizer(spec: TokenStreamConfig, model_facts: dict):
+    """The causal LM's tokenizer; a window longer than the model can read fails here."""
     tokenizer = model_facts.get("tokenizer")
-    if tokenizer is None:
+    if tokenizer is None or not model_facts.get("next_token"):
         raise DataError(
-            f"data={spec.name} is text for a causal language model with a tokenizer "
+            f"data={spec.name} is a token stream for a causal language model with a tokenizer "
             "(e.g. model=smollm2)"
+        )
+    limit = model_facts.get("max_positions")
+    if limit is not None and spec.seq_len > limit:
+        raise DataError(
+            f"data.seq_len={spec.seq_len} is longer than the model reads ({limit} positions); "
+            f"set data.seq_len<={limit}"
         )
     return tokenizer
 
@@ -124,8 +137,8 @@ def _pydocs(spec: TokenStreamConfig, model_facts: dict) -> EvalData:
     return split_stream(spec, ids, "pydoc_data.topics")
 
 
-@register_data("textfile", TokenStreamConfig)
-def _textfile(spec: TokenStreamConfig, model_facts: dict) -> EvalData:
+@register_data("textfile", TextFileConfig)
+def _textfile(spec: TextFileConfig, model_facts: dict) -> EvalData:
     if not spec.path:
         raise DataError(f"data={spec.name}: set data.path=/path/to/text.txt")
     path = Path(spec.path).expanduser()

@@ -29,11 +29,19 @@ _TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.txt", "voc
 def data_config(model_cfg: ModelConfig, model: nn.Module) -> dict:
     """The preprocessing facts the data builders need for ``model`` (may be empty):
     ``num_classes``, and what its adapter says (``data_config`` for timm transforms,
-    ``tokenizer`` for text models, ``image_processor`` for HuggingFace image models)."""
+    ``tokenizer`` for text models, ``image_processor`` for HuggingFace image models), and for
+    causal LMs ``next_token`` (True) and ``max_positions`` (the longest window it can read)."""
     out: dict = {}
     classes = num_classes(model_cfg, model)
     if classes is not None:
         out["num_classes"] = classes
+    if model_cfg.task.output == "next_token":
+        out["next_token"] = True
+        config = getattr(model, "config", None)
+        for name in ("max_position_embeddings", "n_positions"):
+            if isinstance(getattr(config, name, None), int):
+                out["max_positions"] = getattr(config, name)
+                break
     out.update(ADAPTERS.get(model_cfg.source).preprocessing(model_cfg, model))
     return out
 

@@ -206,6 +206,8 @@ def packaged_gguf(config: ModelConfig) -> tuple[Path, str]:
     found = sorted(p.name for p in folder.glob("*.gguf"))
     if name is None and len(found) == 1:
         name = found[0]
+    if not found:
+        raise ModelLoadError(f"package {config.architecture!r} ({folder}) holds no .gguf file")
     if name not in found:
         raise ModelLoadError(
             f"package {config.architecture!r} holds the GGUF files {found}; choose one with "

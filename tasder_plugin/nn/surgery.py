@@ -11,6 +11,7 @@ wrong.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
@@ -146,13 +147,9 @@ def _apply_weights(fqn, module, kind, series, state, reasons, tied: bool) -> str
 
 
 def _tied_weights(model: nn.Module) -> set[int]:
-    """Ids of weight Parameters held by more than one module (tied embeddings)."""
-    owners: dict[int, int] = {}
-    for module in model.modules():
-        weight = module._parameters.get("weight")
-        if weight is not None:
-            owners[id(weight)] = owners.get(id(weight), 0) + 1
-    return {key for key, count in owners.items() if count > 1}
+    """Ids of Parameters the model holds under more than one name (tied embeddings)."""
+    names = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
+    return {key for key, count in names.items() if count > 1}
 
 
 def _apply_activations(module, kind, series, state, reasons) -> str | None:

@@ -13,16 +13,25 @@ from ..config import check
 __all__ = ["CostSettings"]
 
 
+PHASES = ("prefill", "decode")
+
+
 @dataclass(frozen=True)
 class CostSettings:
     """``batch_size``: samples per costed batch (1: the accelerator papers' single-inference
     setting), independent of the evaluation loader's batch. ``stats_samples``: samples the
-    activation statistics (density, block histograms) are measured on."""
+    activation statistics (density, block histograms) are measured on. Causal LMs only:
+    ``phase`` ``prefill`` costs a whole window per sequence (M = batch x tokens), ``decode``
+    one new token per sequence against a KV cache of ``context`` tokens (M = batch)."""
 
     batch_size: int = 1
     stats_samples: int = 32
+    phase: str = "prefill"
+    context: int = 512
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "stats_samples"):
+        for name in ("batch_size", "stats_samples", "context"):
             value = getattr(self, name)
             check(value >= 1, name, f"must be an integer >= 1, got {value!r}")
+        check(self.phase in PHASES, "phase", f"must be one of {', '.join(PHASES)}, got "
+              f"{self.phase!r}")  # fmt: skip

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..atomic_io import write_text_atomic
 from ..config import replace_options
+from ..errors import ConfigError
 from ..hardware import load_hardware
 from ..hardware.spec import HardwareSpec
 from ..nn import ModelPlan, select_layers
@@ -135,6 +136,9 @@ def run_search(
 
 
 def _profile(model: nn.Module, data: Calibration, cost: CostSettings):
+    if cost.phase != "prefill":
+        raise ConfigError(f"cost.phase={cost.phase} costs a causal LM's token step, which a "
+                          "search cannot score yet")  # fmt: skip
     head = torch.arange(min(cost.stats_samples, data.size))
     return profile_model(model, take_samples(data.inputs, head), batch_size=cost.batch_size)
 

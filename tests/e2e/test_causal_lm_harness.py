@@ -9,7 +9,7 @@ import pytest
 from evaluation.run import evaluate
 from tasder_plugin.models.adapters import ModelLoadError
 
-TINY = ("data=pydocs", "data.seq_len=32", "data.eval_windows=4", "data.calib_windows=2")
+TINY = ("data=pydocs", "data.seq_len=32", "data.eval_windows=4")
 
 
 def tiny_lm(make_cfg, model_dir, *overrides):
@@ -63,3 +63,40 @@ def test_search_on_a_causal_lm_says_what_to_use_instead(make_cfg, tiny_llama_dir
 
     with pytest.raises(ConfigError, match="cannot score causal-lm models yet.*tasd=uniform"):
         evaluate(tiny_lm(make_cfg, tiny_llama_dir, "tasd=tasder"))
+
+
+def test_a_causal_lm_on_sentences_or_without_data_is_one_line(make_cfg, tiny_llama_dir):
+    from tasder_plugin.data import DataError
+    from tasder_plugin.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="use mode=eval"):
+        evaluate(tiny_lm(make_cfg, tiny_llama_dir, "mode=cost"))
+    sentences = make_cfg("model=hf_causal_lm", f"model.checkpoint={tiny_llama_dir}",
+                         "data=sentences")  # fmt: skip
+    with pytest.raises(DataError, match="token windows"):
+        evaluate(sentences)
+
+
+@pytest.mark.slow
+def test_decode_costs_one_token_against_the_cache(make_cfg, tiny_llama_dir):
+    cfg = tiny_lm(make_cfg, tiny_llama_dir, "tasd=uniform", "cost.phase=decode",
+                  "cost.context=20", "cost.batch_size=2")  # fmt: skip
+    metrics, objects = evaluate(cfg)
+    gemms = {r.fqn: r for r in objects["profile"].records}
+    assert gemms["model.layers.0.mlp.down_proj"].M == 2  # one new token per sequence
+    assert gemms["lm_head"].M == 2
+    qk = gemms["model.layers.0.self_attn.sdpa0.qk"]
+    # one query per (sequence, head): 2 x 4 GEMMs of M=1 against 20 cached + 1 new keys
+    assert (qk.M, qk.groups, qk.N) == (1, 2 * 4, 2 * 4 * 21)
+    record = json.loads((Path(cfg.output_dir) / "results.json").read_text())
+    assert record["cost"] == {"batch_size": 2, "stats_samples": 2, "phase": "decode",
+                              "context": 20}  # fmt: skip
+    prefill, _ = evaluate(tiny_lm(make_cfg, tiny_llama_dir, "tasd=uniform"))
+    assert metrics["dense_hw/edp_js"] != prefill["dense_hw/edp_js"]
+
+
+def test_decode_is_for_causal_lms(make_cfg):
+    from tasder_plugin.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cost.phase=decode costs a causal LM"):
+        evaluate(make_cfg("cost.phase=decode"))

@@ -190,3 +190,14 @@ def test_cli_missing_db_exits_2(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "no leaderboard database" in out.stderr
     assert not missing.exists()
+
+
+def test_perplexity_ranks_lower_first():
+    from evaluation.leaderboard import table
+
+    rows = [
+        {"model": "lm", "hw": "2of4", "tasd": t, "val/ppl": ppl, "hw/edp_reduction": 0.2}
+        for t, ppl in (("a", 30.0), ("b", 20.0))
+    ]
+    assert [r["tasd"] for r in table(rows, "val/ppl")] == ["b", "a"]
+    assert [r["tasd"] for r in table(rows, "val/acc1")] == ["a", "b"]  # no such metric: by tasd

@@ -88,7 +88,7 @@ def test_perplexity_equals_a_hand_loop_with_transformers_loss(tokenizer, stream)
 def test_windows_drop_the_partial_tail_and_parts_are_disjoint(tokenizer):
     ids = torch.arange(103)
     assert windows(ids, 10).shape == (10, 10) and int(windows(ids, 10)[-1, -1]) == 99
-    facts = {"tokenizer": tokenizer}
+    facts = {"tokenizer": tokenizer, "next_token": True}
     node = {"name": "pydocs", "kind": "pydocs", "seq_len": 64, "eval_windows": None,
             "calib_windows": 16}  # fmt: skip
     data = build_data(node, facts)
@@ -104,12 +104,40 @@ def test_text_too_short_for_its_windows_is_one_line(tokenizer, tmp_path):
     text = tmp_path / "short.txt"
     text.write_text("only a few words here")
     node = {"name": "textfile", "kind": "textfile", "path": str(text), "seq_len": 64}
+    facts = {"tokenizer": tokenizer, "next_token": True}
     with pytest.raises(DataError, match="need more"):
-        build_data(node, {"tokenizer": tokenizer})
+        build_data({**node, "calib_windows": 1}, facts)
     with pytest.raises(DataError, match="names no file"):
-        build_data({**node, "path": str(tmp_path / "missing.txt")}, {"tokenizer": tokenizer})
+        build_data({**node, "path": str(tmp_path / "missing.txt")}, facts)
+    with pytest.raises(DataError, match="longer than the model reads"):
+        build_data(node, {**facts, "max_positions": 32})
     with pytest.raises(DataError, match="causal language model with a tokenizer"):
-        build_data(node, {})
+        build_data(node, {"tokenizer": tokenizer})  # a classifier's tokenizer: not a causal LM
+
+
+def test_pydocs_takes_no_path():
+    from tasder_plugin.errors import TasderUserError
+
+    with pytest.raises(TasderUserError, match="path"):
+        build_data({"name": "pydocs", "kind": "pydocs", "path": "my.txt"}, {})
+
+
+def test_padded_sentences_are_not_scored_as_a_token_stream(tokenizer):
+    module = PerplexityEvaluation(tiny_causal_lm("llama", tokenizer.vocab_size))
+    batch = dict(tokenizer(["a b c", "d"], padding=True, return_tensors="pt"))
+    with pytest.raises(DataError, match="token windows: use data=pydocs"):
+        module.validation_step((batch, torch.arange(2)), 0)
+
+
+def test_a_nan_loss_gives_a_nan_perplexity(tokenizer, stream):
+    model = tiny_causal_lm("llama", tokenizer.vocab_size)
+    with torch.no_grad():
+        model.model.norm.weight[0] = float("nan")
+    module = PerplexityEvaluation(model)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
+                         enable_model_summary=False)  # fmt: skip
+    loader = DataLoader(TokenWindows(windows(stream, 16)[:2]), batch_size=1)
+    assert math.isnan(trainer.validate(module, dataloaders=loader, verbose=False)[0]["val/ppl"])
 
 
 def test_wikitext2_reads_eval_and_calibration_from_their_own_splits(tokenizer, tmp_path):
@@ -124,7 +152,7 @@ def test_wikitext2_reads_eval_and_calibration_from_their_own_splits(tokenizer, t
     node = {"name": "wikitext2", "kind": "hf_text_stream", "dataset": "wikitext",
             "config": "wikitext-2-raw-v1", "path": str(local), "seq_len": 32,
             "calib_windows": 3}  # fmt: skip
-    data = build_data(node, {"tokenizer": tokenizer})
+    data = build_data(node, {"tokenizer": tokenizer, "next_token": True})
     evaluation = torch.cat([b[0]["input_ids"] for b in data.eval])
     calib = torch.cat([b[0]["input_ids"] for b in data.calib])
     expected = windows(tokenize(tokenizer, "\n\n".join(rows["test"])), 32)
@@ -132,4 +160,4 @@ def test_wikitext2_reads_eval_and_calibration_from_their_own_splits(tokenizer, t
     assert torch.equal(calib, windows(tokenize(tokenizer, "\n\n".join(rows["train"])), 32)[:3])
     offline = {**node, "path": None}
     with pytest.raises(DataError, match="data.path=/path/to/copy"):
-        build_data(offline, {"tokenizer": tokenizer})
+        build_data(offline, {"tokenizer": tokenizer, "next_token": True})
