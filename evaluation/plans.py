@@ -43,11 +43,13 @@ class PlanContext:
     # file is applied as written
     keep_dense: dict[str, str] = field(default_factory=dict)
 
-    def ignored(self, ignore: tuple[str, ...]) -> tuple[str, ...]:
-        """``ignore`` plus the layers kept dense, recorded with their reasons."""
-        if self.keep_dense:
-            self.details["kept_dense"] = dict(self.keep_dense)
-        return (*ignore, *self.keep_dense)
+    def ignored(self, ignore: tuple[str, ...], targets=None) -> tuple[str, ...]:
+        """``ignore`` plus the layers kept dense (recorded with their reasons), but for those
+        ``targets`` names exactly: asked for by name, a layer is decomposed."""
+        kept = {k: v for k, v in self.keep_dense.items() if k not in (targets or ())}
+        if kept:
+            self.details["kept_dense"] = kept
+        return (*ignore, *kept)
 
 
 PLAN_KINDS: Registry = Registry("tasd.kind")
@@ -151,7 +153,7 @@ class _UniformKind:
     name, config = "uniform", UniformTASD
 
     def build(self, cfg: UniformTASD, model: nn.Module, context: PlanContext) -> ModelPlan:
-        ignore = context.ignored(cfg.ignore)
+        ignore = context.ignored(cfg.ignore, cfg.targets)
         return ModelPlan.uniform(model, cfg.weights, cfg.activations, cfg.targets, ignore)
 
     def label(self, node: dict) -> str:
@@ -190,7 +192,7 @@ class _SearchKind:
                 "a calibration split (e.g. data=digits), or a fixed setting (tasd=uniform, "
                 "tasd=auto, tasd=plan tasd.path=<a saved plan>)"
             )
-        options = replace(cfg, ignore=context.ignored(cfg.ignore))
+        options = replace(cfg, ignore=context.ignored(cfg.ignore, cfg.targets))
         found = run_search(  # a SearchTASD is the SearchOptions it extends
             model, context.data.calib, context.hw, options, task=context.task,
             profile=context.profile, seed=context.seed, progress=context.progress,
@@ -215,7 +217,9 @@ class _AutoKind:
         from tasder_plugin.search.auto import auto_plan
 
         # an AutoTASD is its AutoOptions
-        plan, choices = auto_plan(model, context.hw, cfg, ignore=context.ignored(cfg.ignore))
+        plan, choices = auto_plan(
+            model, context.hw, cfg, ignore=context.ignored(cfg.ignore, cfg.targets)
+        )
         context.details["auto"] = {
             c.fqn: {"series": str(c.series or "dense"), "kept_energy": c.kept_energy,
                     "weight_density": c.weight_density}

@@ -246,6 +246,9 @@ def _gguf_call(what: str, load):
             f"loading a {what} from GGUF needs the packages gguf and accelerate (pip install "
             f"'tasder[lm]'): {str(err).splitlines()[0]}"
         ) from None
+    except (OSError, ValueError, KeyError) as err:  # a truncated or foreign file
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ModelLoadError(f"cannot read the GGUF {what}: {first}") from None
 
 
 @register_adapter("packaged_gguf")

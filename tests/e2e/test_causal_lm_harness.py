@@ -100,3 +100,31 @@ def test_decode_is_for_causal_lms(make_cfg):
 
     with pytest.raises(ConfigError, match="cost.phase=decode costs a causal LM"):
         evaluate(make_cfg("cost.phase=decode"))
+
+
+def test_a_head_named_in_targets_is_decomposed(make_cfg, tiny_llama_dir):
+    cfg = tiny_lm(make_cfg, tiny_llama_dir, "tasd=uniform", "tasd.targets=[lm_head]")
+    metrics, objects = evaluate(cfg)
+    assert [r.fqn for r in objects["reports"]] == ["lm_head"]
+    assert "kept_dense" not in json.loads((Path(cfg.output_dir) / "results.json").read_text())
+
+
+def test_a_corrupt_or_missing_gguf_is_one_line(tmp_path, monkeypatch):
+    pytest.importorskip("gguf", reason="comes with the lm extra")
+    from tasder_plugin.models.adapters import ModelConfig, build_model
+
+    package = tmp_path / "fake_gguf_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = ModelConfig(name="x", source="packaged_gguf", architecture="fake_gguf_pkg",
+                         task="causal-lm")  # fmt: skip
+    with pytest.raises(ModelLoadError, match="holds no .gguf file"):
+        build_model(config)
+    (package / "model.gguf").write_bytes(b"GGUF" + bytes(60))
+    with pytest.raises(ModelLoadError, match="cannot read the GGUF model") as err:
+        build_model(config)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ModelLoadError, match="not installed"):
+        build_model(ModelConfig(name="x", source="packaged_gguf", architecture="no_such_pkg_x",
+                                task="causal-lm"))  # fmt: skip
