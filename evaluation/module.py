@@ -71,6 +71,11 @@ def _f1(num_classes: int) -> torchmetrics.Metric:
     return torchmetrics.F1Score("multiclass", num_classes=num_classes, average="macro")
 
 
+def _in_sample_order(per_sample: dict[int, torch.Tensor]) -> torch.Tensor:
+    """Per-sample tensors stacked by sample index (what the dense cache stores)."""
+    return torch.stack([per_sample[i] for i in sorted(per_sample)])
+
+
 class ClassificationEvaluation(pl.LightningModule):
     """Wraps a classifier for ``Trainer.validate``. ``dense_predictions[i]`` is the dense model's
     top-1 class of sample ``i``; when given, the share of samples where TASD agrees is logged.
@@ -153,7 +158,7 @@ class EmbeddingEvaluation(pl.LightningModule):
             self.log("val/fidelity", self.fidelity.compute())
 
     def prediction_tensor(self) -> torch.Tensor:
-        return torch.stack([self.embeddings[i] for i in sorted(self.embeddings)])
+        return _in_sample_order(self.embeddings)
 
 
 class PerplexityEvaluation(pl.LightningModule):
@@ -199,4 +204,4 @@ class PerplexityEvaluation(pl.LightningModule):
             self.log("val/agreement", self.agreement.compute())
 
     def prediction_tensor(self) -> torch.Tensor:
-        return torch.stack([self.predictions[i] for i in sorted(self.predictions)])
+        return _in_sample_order(self.predictions)

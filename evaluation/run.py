@@ -44,19 +44,19 @@ def _profile(model, model_cfg: ModelConfig, data: EvalData | None, settings: Cos
     statistics of ``settings.stats_samples`` real inputs (activation sparsity is measured on
     them); without data (mode=cost), random images of the model's input size. A causal LM's
     decode phase profiles one real decode step (:mod:`tasder_plugin.profile.decode`)."""
-    decode = settings.phase == "decode"
-    if decode and model_cfg.task.output != "next_token":
+    if model_cfg.task.predicts_tokens:
+        if data is None:
+            raise ConfigError(f"model {model_cfg.name}: a causal LM is costed on token windows "
+                              "of its data: use mode=eval")  # fmt: skip
+        if settings.phase == "decode":
+            windows = (inputs["input_ids"] for inputs, _ in data.eval)
+            step = decode_step(model, windows, settings.batch_size, settings.context)
+            return profile_model(model, step)
+    elif settings.phase == "decode":
         raise ConfigError("cost.phase=decode costs a causal LM's token step (model.task=causal-lm)")
-    if data is not None and decode:
-        windows = (inputs["input_ids"] for inputs, _ in data.eval)
-        step = decode_step(model, windows, settings.batch_size, settings.context)
-        return profile_model(model, step)
     if data is not None:
         example = data.example_batch(settings.stats_samples)
         return profile_model(model, example, batch_size=settings.batch_size)
-    if model_cfg.task.output == "next_token":
-        raise ConfigError(f"model {model_cfg.name}: a causal LM is costed on token windows of "
-                          "its data: use mode=eval")  # fmt: skip
     if model_cfg.input_size is None:
         raise ConfigError(f"model {model_cfg.name}: mode=cost needs model.input_size=[C,H,W]")
     gen = torch.Generator().manual_seed(0)
@@ -68,7 +68,7 @@ def _profile(model, model_cfg: ModelConfig, data: EvalData | None, settings: Cos
 def _keep_dense(model, model_cfg: ModelConfig) -> dict[str, str]:
     """A causal LM's output embedding stays dense unless ``model.dense_lm_head=false``."""
     head = getattr(model, "get_output_embeddings", lambda: None)()
-    if model_cfg.task.output != "next_token" or not model_cfg.dense_lm_head or head is None:
+    if not model_cfg.task.predicts_tokens or not model_cfg.dense_lm_head or head is None:
         return {}
     name = next((fqn for fqn, module in model.named_modules() if module is head), None)
     if name is None or name not in gemm_layer_names(model):
@@ -82,7 +82,7 @@ def _cost_record(settings: CostSettings, data: EvalData | None, model_cfg: Model
     causal LM's phase (decode: statistics of the one decode step, at its context)."""
     stats = settings.batch_size if data is None else settings.stats_samples
     record = {"batch_size": settings.batch_size, "stats_samples": stats}
-    if model_cfg.task.output == "next_token":
+    if model_cfg.task.predicts_tokens:
         record["phase"] = settings.phase
         if settings.phase == "decode":
             record.update(stats_samples=settings.batch_size, context=settings.context)

@@ -29,6 +29,11 @@ class Task:
         """The model outputs class scores, and its samples carry labels."""
         return self.output == "logits"
 
+    @property
+    def predicts_tokens(self) -> bool:
+        """A causal LM: scored by perplexity on token windows, costed per prefill or decode."""
+        return self.output == "next_token"
+
     @classmethod
     def parse(cls, name: str | Task) -> Task:
         """A registered task by name (a one-line error naming the valid ones otherwise)."""

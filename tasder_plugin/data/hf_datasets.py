@@ -27,7 +27,7 @@ from .common import (
     register_data,
 )
 
-__all__ = ["HFData", "load_split"]
+__all__ = ["HFData", "hub_source", "load_split"]
 
 
 # max_length: every batch has one shape, so calibration batches stack and the cost profile does
@@ -65,10 +65,16 @@ class HFData(DataConfig):
         check(self.max_length >= 1, "max_length", f"must be >= 1, got {self.max_length}")
 
     def where(self) -> str:
-        if self.path:
-            return f"local dataset {self.path}"
-        config = f", config {self.config}" if self.config else ""
-        return f"HF dataset {self.dataset!r}{config}"
+        return hub_source(self)
+
+
+def hub_source(spec) -> str:
+    """Where a spec's rows come from (its ``path``, or hub ``dataset`` and ``config``), for
+    messages: ``load_split`` names it in every error."""
+    if spec.path:
+        return f"local dataset {spec.path}"
+    config = f", config {spec.config}" if spec.config else ""
+    return f"HF dataset {spec.dataset!r}{config}"
 
 
 def _quiet_datasets():

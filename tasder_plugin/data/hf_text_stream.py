@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from ..config import check
 from .common import DataError, EvalData, register_data
-from .hf_datasets import load_split
-from .token_stream import TokenStreamConfig, _tokenizer, eval_data, tokenize, windows
+from .hf_datasets import hub_source, load_split
+from .token_stream import TokenStreamConfig, eval_data, lm_tokenizer, tokenize, windows
 
 __all__ = ["HFTextStreamConfig"]
 
@@ -36,10 +36,7 @@ class HFTextStreamConfig(TokenStreamConfig):
               "the windows it is scored on")  # fmt: skip
 
     def where(self) -> str:
-        if self.path:
-            return f"local dataset {self.path}"
-        config = f", config {self.config}" if self.config else ""
-        return f"HF dataset {self.dataset!r}{config}"
+        return hub_source(self)
 
 
 def _stream(spec: HFTextStreamConfig, split: str, tokenizer):
@@ -54,7 +51,7 @@ def _stream(spec: HFTextStreamConfig, split: str, tokenizer):
 
 @register_data("hf_text_stream", HFTextStreamConfig)
 def _hf_text_stream(spec: HFTextStreamConfig, model_facts: dict) -> EvalData:
-    tokenizer = _tokenizer(spec, model_facts)
+    tokenizer = lm_tokenizer(spec, model_facts)
     evaluation = _stream(spec, spec.eval_split, tokenizer)
     calib = None
     if spec.calib_split and spec.calib_windows:

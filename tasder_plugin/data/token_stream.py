@@ -19,7 +19,17 @@ from torch.utils.data import DataLoader, Dataset
 from ..config import check
 from .common import DataConfig, DataError, EvalData, register_data
 
-__all__ = ["TextFileConfig", "TokenStreamConfig", "TokenWindows", "pydocs_text", "windows"]
+__all__ = [
+    "TextFileConfig",
+    "TokenStreamConfig",
+    "TokenWindows",
+    "eval_data",
+    "lm_tokenizer",
+    "pydocs_text",
+    "split_stream",
+    "tokenize",
+    "windows",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +88,7 @@ def tokenize(tokenizer, text: str) -> torch.Tensor:
         hf_logging.set_verbosity(level)
 
 
-def _tokenizer(spec: TokenStreamConfig, model_facts: dict):
+def lm_tokenizer(spec: TokenStreamConfig, model_facts: dict):
     """The causal LM's tokenizer; a window longer than the model can read fails here."""
     tokenizer = model_facts.get("tokenizer")
     if tokenizer is None or not model_facts.get("next_token"):
@@ -133,7 +143,7 @@ def pydocs_text() -> str:
 
 @register_data("pydocs", TokenStreamConfig)
 def _pydocs(spec: TokenStreamConfig, model_facts: dict) -> EvalData:
-    ids = tokenize(_tokenizer(spec, model_facts), pydocs_text())
+    ids = tokenize(lm_tokenizer(spec, model_facts), pydocs_text())
     return split_stream(spec, ids, "pydoc_data.topics")
 
 
@@ -148,4 +158,4 @@ def _textfile(spec: TextFileConfig, model_facts: dict) -> EvalData:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"data={spec.name}: cannot read {path} as UTF-8 text: {err}") from None
-    return split_stream(spec, tokenize(_tokenizer(spec, model_facts), text), str(path))
+    return split_stream(spec, tokenize(lm_tokenizer(spec, model_facts), text), str(path))

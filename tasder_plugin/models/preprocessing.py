@@ -35,7 +35,7 @@ def data_config(model_cfg: ModelConfig, model: nn.Module) -> dict:
     classes = num_classes(model_cfg, model)
     if classes is not None:
         out["num_classes"] = classes
-    if model_cfg.task.output == "next_token":
+    if model_cfg.task.predicts_tokens:
         out["next_token"] = True
         config = getattr(model, "config", None)
         for name in ("max_position_embeddings", "n_positions"):
