@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import torch
@@ -17,6 +16,7 @@ from omegaconf import OmegaConf
 
 import tasder_plugin
 from tasder_plugin.atomic_io import write_text_atomic
+from tasder_plugin.pipeline import cost_line
 
 HIGHER_IS_BETTER = {
     "val/acc1": True,
@@ -74,11 +74,6 @@ def _search_fields(details: dict) -> dict:
     }
 
 
-def _bound_counts(cost) -> dict[str, int]:
-    """How many layers each bound (compute, dram, a buffer, the selector) holds."""
-    return dict(Counter(r.bound for r in cost.per_layer).most_common())
-
-
 def build_results(cfg, applied, accuracy, dense, wall_s, details=None):
     """Flat metrics and the full results.json record. ``applied``: the
     :class:`~tasder_plugin.pipeline.AppliedPlan` (the callback's metrics, the same keys);
@@ -96,7 +91,7 @@ def build_results(cfg, applied, accuracy, dense, wall_s, details=None):
         "metrics": metrics,
         "dense_layers": {r.fqn: list(r.reasons) for r in reports if r.reasons},
         **details,
-        "bounds": _bound_counts(cost),
+        "bounds": cost.bound_counts(),
         "layers": [r.as_row() for r in cost.per_layer],
         "wall_s": wall_s,
         "versions": {
@@ -157,11 +152,7 @@ def print_summary(record: dict) -> None:
     if "val/f1" in m:
         f1, dense_f1, delta = m["val/f1"], m["dense_val/f1"], m["delta_val/f1"]
         print(f"F1 {f1:.4f} (dense {dense_f1:.4f}, delta {delta:+.4f})")
-    print(
-        f"EDP {m['hw/edp_js']:.4g} J*s (dense {m['dense_hw/edp_js']:.4g}) | "
-        f"EDP reduction {m['hw/edp_reduction']:.1%} | speedup {m['hw/speedup']:.2f}x | "
-        f"energy {m['hw/energy_ratio']:.2f}x dense"
-    )
+    print(cost_line(m))
     print(
         f"layers: {m['tasd/layers_weights']} TASD-W, {m['tasd/layers_activations']} TASD-A "
         f"of {m['tasd/layers_planned']} planned"

@@ -23,7 +23,7 @@ from tasder_plugin.data import EvalData, build_data
 from tasder_plugin.errors import ConfigError, OutputError
 from tasder_plugin.models.adapters import ModelConfig, build_model
 from tasder_plugin.models.preprocessing import data_config
-from tasder_plugin.nn.plan import gemm_layer_names
+from tasder_plugin.nn.plan import output_embedding_name
 from tasder_plugin.pipeline import apply_and_cost_
 from tasder_plugin.profile.decode import decode_step
 from tasder_plugin.profile.settings import CostSettings
@@ -67,11 +67,8 @@ def _profile(model, model_cfg: ModelConfig, data: EvalData | None, settings: Cos
 
 def _keep_dense(model, model_cfg: ModelConfig) -> dict[str, str]:
     """A causal LM's output embedding stays dense unless ``model.dense_lm_head=false``."""
-    head = getattr(model, "get_output_embeddings", lambda: None)()
-    if not model_cfg.task.predicts_tokens or not model_cfg.dense_lm_head or head is None:
-        return {}
-    name = next((fqn for fqn, module in model.named_modules() if module is head), None)
-    if name is None or name not in gemm_layer_names(model):
+    name = output_embedding_name(model)
+    if not model_cfg.task.predicts_tokens or not model_cfg.dense_lm_head or name is None:
         return {}
     return {name: "the output embedding of a causal LM stays dense, as in Wanda and SparseGPT "
                   "(model.dense_lm_head=false decomposes it)"}  # fmt: skip

@@ -15,7 +15,7 @@ from .hardware.spec import HardwareSpec
 from .nn import ModelPlan, apply_tasd_, effective_plan, remove_tasd_
 from .profile import ModelProfile
 
-__all__ = ["AppliedPlan", "apply_and_cost_"]
+__all__ = ["AppliedPlan", "apply_and_cost_", "cost_line"]
 
 
 @dataclass
@@ -49,6 +49,16 @@ def _cost_fields(prefix: str, cost: CostReport) -> dict[str, float]:
         f"{prefix}/energy_j": cost.energy_j,
         f"{prefix}/edp_js": cost.edp_js,
     }
+
+
+def cost_line(metrics: dict[str, float]) -> str:
+    """The cost of :meth:`AppliedPlan.metrics` in one line, as every command prints it."""
+    m = metrics
+    return (
+        f"EDP {m['hw/edp_js']:.4g} J*s (dense {m['dense_hw/edp_js']:.4g}) | "
+        f"EDP reduction {m['hw/edp_reduction']:.1%} | speedup {m['hw/speedup']:.2f}x | "
+        f"energy {m['hw/energy_ratio']:.2f}x dense"
+    )
 
 
 def apply_and_cost_(

@@ -74,6 +74,11 @@ SMOLLM2 = (
     "one window, and the decode phase on a tiny LLaMA"
 )
 TRAIN = "trains the reference models on one CPU thread (minutes per model)"
+LM_EVAL = (
+    "lm-eval on SmolLM2 (~90 s each); tests/integration/test_lm_eval_plugin.py runs the command "
+    "on a tiny LLaMA and a local task"
+)
+LM_EVAL_QUIZ = "--tasks python_quiz --include_path examples/lm_eval"
 EXCLUDED = {
     "python -m tasder_plugin.models.train_reference": TRAIN,
     "python -m tasder_plugin.models.train_reference --model reference_resnet_sp95": TRAIN,
@@ -86,7 +91,19 @@ EXCLUDED = {
     ),
     "python -m evaluation model=smollm2 tasd=uniform tasd.weights=2:4+2:8 hw=flex8 "
     "cost.phase=decode": SMOLLM2,
+    f"tasder-lm-eval --model tasder --model_args tasder_model=smollm2 {LM_EVAL_QUIZ}": LM_EVAL,
+    f"tasder-lm-eval --model tasder --model_args tasder_model=smollm2,weights=2:4 {LM_EVAL_QUIZ}": (
+        LM_EVAL
+    ),
+    "tasder-lm-eval --model tasder --model_args tasder_model=smollm2,weights=2:4+2:8 "
+    f"{LM_EVAL_QUIZ}": LM_EVAL,
+    "python -m evaluation model=reference_resnet20 hw=vegeta": (
+        "the default TASDER search on reference_resnet20 (~30-100 s on 2 cores); "
+        "tests/e2e/test_search_harness.py runs its ranked search through the harness and "
+        "tests/search/test_search_reference.py the tasder strategy on vegeta"
+    ),
     "python benchmarks/decompose.py --threads 2": "a timing benchmark on resnet50 (~1 min)",
+    "python benchmarks/lm_tokens.py": "a timing benchmark on SmolLM2 (~3.5 min)",
     "python benchmarks/cost.py": "a timing benchmark of the cost model (~20-30 s)",
     "python benchmarks/validate_cost.py": "runs SCALE-Sim and ZigZag on 20 layers (4-7 minutes)",
     "python benchmarks/compare_cost_versions.py --old <checkout of 3ea3cae>": (

@@ -35,12 +35,14 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "profile": (("tasder_plugin.profile",), ("nn",)),
     "hardware": (("tasder_plugin.hardware",), ("tasd", "registry", "utilities", "locator")),
     "data": (("tasder_plugin.data",), ("registry", "utilities")),
-    "models": (("tasder_plugin.models",), ("data", "nn", "tasks")),
+    "models": (("tasder_plugin.models",), ("data", "nn", "tasks", "locator")),
     "search": (("tasder_plugin.search",), ("hardware", "profile", "tasks")),
     "validation": (("tasder_plugin.validation",), ("hardware", "profile")),
     "pipeline": (("tasder_plugin.pipeline",), ("hardware", "profile")),  # profile -> apply -> cost
     "api": (("tasder_plugin",), ("search",)),
     "lightning": (("tasder_plugin.lightning",), ("search", "pipeline")),
+    # lm-evaluation-harness's `tasder` model type: load, apply and cost as the harness does
+    "lmeval": (("tasder_plugin.lmeval",), ("models", "pipeline")),
     "hydra_plugins": (("hydra_plugins",), ("locator",)),  # Hydra loads it; nothing imports it
     "demo": (("tasder_plugin.demo", "tasder_plugin.__main__"), ("tasd",)),
     "evaluation": (("evaluation",), ("api", "lightning", "models", "validation")),

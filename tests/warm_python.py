@@ -10,6 +10,9 @@ the interpreter would (``-m module``, a script or ``-c code``, with the same ``s
 preloaded libraries read at import time, no server) runs the real interpreter instead.
 
     python tests/warm_python.py serve SOCKET   # the server (tests/test_docs_commands.py starts it)
+
+Tests that run the command line themselves take ``session_python()``: one server per test
+process, started on first use.
 """
 
 from __future__ import annotations
@@ -31,6 +34,34 @@ sys.path.insert(0, {here!r})
 from warm_python import client
 client({socket!r}, {python!r})
 """
+
+
+_SESSION: dict[str, str] = {}
+
+
+def session_python() -> str:
+    """A ``python`` for subprocesses: a shim served by one server per test process (started on
+    first use, stopped when the process exits), or the real interpreter if it cannot start."""
+    if "python" in _SESSION:
+        return _SESSION["python"]
+    import atexit
+    import subprocess
+    import tempfile
+    import time
+
+    root = tempfile.mkdtemp(prefix="tasder-warm-")  # AF_UNIX paths are short
+    sock = os.path.join(root, "python.sock")
+    install(root, sock)
+    server = subprocess.Popen([sys.executable, os.path.abspath(__file__), "serve", sock],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    atexit.register(server.terminate)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(sock) and server.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ready = os.path.exists(sock) and server.poll() is None
+    _SESSION["python"] = os.path.join(root, "python") if ready else sys.executable
+    return _SESSION["python"]
 
 
 def install(directory, socket_path) -> None:

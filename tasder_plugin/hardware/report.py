@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -97,6 +98,10 @@ class CostReport:
     @property
     def edp_js(self) -> float:
         return self.energy_j * self.latency_s
+
+    def bound_counts(self) -> dict[str, int]:
+        """How many layers each bound (compute, dram, a buffer, the selector) holds, most first."""
+        return dict(Counter(r.bound for r in self.per_layer).most_common())
 
     @property
     def energy_breakdown_j(self) -> dict[str, float]:

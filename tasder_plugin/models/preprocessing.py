@@ -37,13 +37,19 @@ def data_config(model_cfg: ModelConfig, model: nn.Module) -> dict:
         out["num_classes"] = classes
     if model_cfg.task.predicts_tokens:
         out["next_token"] = True
-        config = getattr(model, "config", None)
-        for name in ("max_position_embeddings", "n_positions"):
-            if isinstance(getattr(config, name, None), int):
-                out["max_positions"] = getattr(config, name)
-                break
+        if (limit := max_positions(model)) is not None:
+            out["max_positions"] = limit
     out.update(ADAPTERS.get(model_cfg.source).preprocessing(model_cfg, model))
     return out
+
+
+def max_positions(model: nn.Module) -> int | None:
+    """The longest token sequence a HuggingFace LM reads (its position table), if it says."""
+    config = getattr(model, "config", None)
+    for name in ("max_position_embeddings", "n_positions"):
+        if isinstance(getattr(config, name, None), int):
+            return getattr(config, name)
+    return None
 
 
 def num_classes(model_cfg: ModelConfig, model: nn.Module) -> int | None:

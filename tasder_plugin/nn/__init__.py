@@ -1,7 +1,7 @@
 """Module surgery: which layers are GEMMs, per-layer TASD plans, applying and removing TASD."""
 
 from .layers import LayerKind, layer_kind, register_layer_kind, register_weight_as_is
-from .plan import LayerPlan, ModelPlan, gemm_layer_names, select_layers
+from .plan import LayerPlan, ModelPlan, gemm_layer_names, output_embedding_name, select_layers
 from .surgery import (
     LayerReport,
     apply_tasd_,
@@ -23,6 +23,7 @@ __all__ = [
     "effective_plan",
     "gemm_layer_names",
     "layer_kind",
+    "output_embedding_name",
     "register_layer_kind",
     "register_weight_as_is",
     "remove_tasd_",

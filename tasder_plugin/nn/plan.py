@@ -26,7 +26,13 @@ from ..tasd import TASDSeries
 from ..tasd.layer_plan import LayerPlan
 from .layers import layer_kind
 
-__all__ = ["LayerPlan", "ModelPlan", "gemm_layer_names", "select_layers"]
+__all__ = [
+    "LayerPlan",
+    "ModelPlan",
+    "gemm_layer_names",
+    "output_embedding_name",
+    "select_layers",
+]
 
 _FORMAT_VERSION = 1
 
@@ -34,6 +40,16 @@ _FORMAT_VERSION = 1
 def gemm_layer_names(model: nn.Module) -> list[str]:
     """Fully-qualified names of the model's GEMM layers, in module order."""
     return [name for name, module in model.named_modules() if layer_kind(module) is not None]
+
+
+def output_embedding_name(model: nn.Module) -> str | None:
+    """The name of a HuggingFace LM's output embedding (``lm_head``) where it is a GEMM layer:
+    the layer Wanda and SparseGPT leave dense. None for other models."""
+    head = getattr(model, "get_output_embeddings", lambda: None)()
+    if head is None:
+        return None
+    name = next((fqn for fqn, module in model.named_modules() if module is head), None)
+    return name if name is not None and layer_kind(head) is not None else None
 
 
 def _closest(name: str, candidates: Iterable[str]) -> str:

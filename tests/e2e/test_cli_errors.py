@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from evaluation.__main__ import main
+from tests.warm_python import session_python
 
 from .test_evaluate import run_cli
 
@@ -131,7 +132,7 @@ def test_an_internal_error_shows_its_traceback(tmp_path):
         f"sys.argv = ['tasder-eval', 'mode=cost', 'tasd=uniform', 'hydra.run.dir={tmp_path}/run']\n"
         "main()\n"
     )
-    out = subprocess.run([sys.executable, "-c", inject], capture_output=True, text=True,
+    out = subprocess.run([session_python(), "-c", inject], capture_output=True, text=True,
                          cwd=ROOT, env={**os.environ, "TASDER_LEADERBOARD": str(tmp_path / "b")},
                          timeout=300)  # fmt: skip
     assert out.returncode == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evaluation.run import evaluate
+from tests.warm_python import session_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +22,7 @@ def run_cli(*args, tmp_path):
         "TASDER_LEADERBOARD": str(tmp_path / "leaderboard.sqlite"),
     }
     return subprocess.run(
-        [sys.executable, "-m", "evaluation", *args, f"hydra.run.dir={tmp_path / 'run'}"],
+        [session_python(), "-m", "evaluation", *args, f"hydra.run.dir={tmp_path / 'run'}"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -150,6 +151,7 @@ def test_joblib_sweep_records_every_job_and_survives_a_failing_one(tmp_path):
         "TASDER_LEADERBOARD": str(db),
     }
     # 3:4 passes every check at compose time but runs exactly (strict) on neither 2:4 nor N:4
+    # the real interpreter: joblib's loky workers under a forked warm child ran 10x slower
     out = subprocess.run(
         [sys.executable, "-m", "evaluation", "-m", "hydra/launcher=joblib",
          "hydra.launcher.n_jobs=2", "hw=2of4,vegeta", "tasd=uniform", "tasd.weights=2:4,3:4",
