@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from torch import nn
@@ -236,10 +239,39 @@ def _quiet_gguf_bar():
     return quiet_library_bars(lambda: True, disable, restore)
 
 
+@functools.lru_cache(maxsize=1)
+def _parsed_gguf(path: str, mtime_ns: int):
+    from gguf.gguf_reader import GGUFReader  # the class itself, not the name patched below
+
+    return GGUFReader(path)
+
+
+@contextmanager
+def _one_gguf_parse():
+    """transformers parses a GGUF file once for the config, once for the weights and once for
+    the tokenizer (~6 s each for SmolLM2: its 49k-token vocabulary is 295k strings); within the
+    block one read-only parse per file (the latest, kept) serves them all."""
+    import gguf
+
+    original = gguf.GGUFReader
+
+    def reader(path, mode="r"):
+        if mode != "r":
+            return original(path, mode)
+        name = os.fspath(path)
+        return _parsed_gguf(name, os.stat(name).st_mtime_ns)
+
+    gguf.GGUFReader = reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
+
+
 def _gguf_call(what: str, load):
     """transformers reads GGUF with the ``gguf`` package (and ``accelerate``): one line if not."""
     try:
-        with _quiet_transformers(), _quiet_gguf_bar():
+        with _quiet_transformers(), _quiet_gguf_bar(), _one_gguf_parse():
             return load()
     except ImportError as err:
         raise ModelLoadError(

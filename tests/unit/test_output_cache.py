@@ -17,6 +17,7 @@ from tasder_plugin.tasd.outputs import (
     output_cache_available,
     output_cache_info,
 )
+from tests.warm_python import session_python
 
 from .reference_tasd import reference_decompose, reference_mask
 
@@ -103,8 +104,9 @@ def test_output_released_on_another_thread_returns_to_the_cache():
 
 
 def _run(code: str, **env) -> subprocess.CompletedProcess:
+    """A fresh import of tasder_plugin (the warm interpreter preloads torch, not the project)."""
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [session_python(), "-c", code],
         capture_output=True,
         text=True,
         env={**os.environ, **env},
