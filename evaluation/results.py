@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 import tasder_plugin
 from tasder_plugin.atomic_io import write_text_atomic
 from tasder_plugin.pipeline import cost_line
+from tasder_plugin.profile.settings import costed_step
 
 HIGHER_IS_BETTER = {
     "val/acc1": True,
@@ -172,12 +173,9 @@ def _costed_batch(record: dict) -> str:
     batch = cost.get("batch_size")
     if not batch:
         return ""
-    if cost.get("phase") == "decode":
-        return f"per decode step (1 token x {batch} sequence(s), {cost['context']} cached), "
-    if cost.get("phase") == "prefill":
-        tokens = record["config"]["data"]["seq_len"]
-        return f"per prefill ({batch} sequence(s) x {tokens} tokens), "
-    return f"per batch of {batch} sample{'s' if batch != 1 else ''}, "
+    phase = cost.get("phase")
+    tokens = record["config"]["data"]["seq_len"] if phase == "prefill" else None
+    return costed_step(phase, batch, tokens, cost.get("context")) + ", "
 
 
 def _print_search(search: dict) -> None:

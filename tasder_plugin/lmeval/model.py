@@ -17,13 +17,14 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..hardware import load_hardware
-from ..models.adapters import HF_SUPPLY, ModelLoadError, build_model
+from ..models.adapters import HF_SUPPLY, build_model, hf_load_error
 from ..models.named import model_config
 from ..models.preprocessing import data_config, max_positions
 from ..nn import ModelPlan, output_embedding_name
 from ..pipeline import AppliedPlan, apply_and_cost_, cost_line
 from ..profile import ModelProfile, profile_model
 from ..profile.decode import decode_step
+from ..profile.settings import costed_step
 from .options import LMEvalOptions, split_model_args
 
 __all__ = ["TASDLM", "configured_model", "cost_summaries"]
@@ -69,15 +70,8 @@ def _init_hflm(lm: HFLM, pretrained, hf_args: dict) -> None:
     except OSError as err:
         if not isinstance(pretrained, str):
             raise
-        local = Path(pretrained).expanduser()
-        if local.is_dir():
-            first = str(err).strip().splitlines()[0]
-            raise ModelLoadError(f"cannot load a HuggingFace model from {local}: {first}") from None
-        raise ModelLoadError(
-            f"HuggingFace model {pretrained!r} needs files from the Hugging Face hub, which is "
-            f"not reachable ({type(err).__name__}). "
-            + HF_SUPPLY.replace("model.checkpoint=", "pretrained=")
-        ) from None
+        supply = HF_SUPPLY.replace("model.checkpoint=", "pretrained=")
+        raise hf_load_error(err, pretrained, Path(pretrained).expanduser(), supply) from None
 
 
 def configured_model(name: str):
@@ -141,8 +135,8 @@ def _plan_record(options: LMEvalOptions) -> dict:
         return {"kind": "plan", "path": str(Path(options.plan).expanduser())}
     if options.weights is None and options.activations is None:
         return {"kind": "none"}
-    return {"kind": "uniform", "weights": str(options.weights or "") or None,
-            "activations": str(options.activations or "") or None}  # fmt: skip
+    series = {"weights": options.weights, "activations": options.activations}
+    return {"kind": "uniform", **{k: str(v) if v else None for k, v in series.items()}}
 
 
 def _record(applied: AppliedPlan, options: LMEvalOptions, hw: str, kept: dict) -> dict:
@@ -161,11 +155,7 @@ def _summary(record: dict) -> str:
     """Two lines, in the harness's words."""
     plan, cost = record["plan"], record["cost"]
     setting = ", ".join(f"{k}={v}" for k, v in plan.items() if v is not None)
-    batch = cost["batch_size"]
-    if cost["phase"] == "decode":
-        per = f"per decode step (1 token x {batch} sequence(s), {cost['context']} cached)"
-    else:
-        per = f"per prefill ({batch} sequence(s) x {cost['seq_len']} tokens)"
+    per = costed_step(cost["phase"], cost["batch_size"], cost.get("seq_len"), cost.get("context"))
     kept = f" | kept dense: {', '.join(record['kept_dense'])}" if record["kept_dense"] else ""
     return (f"tasder | hw {record['hw']} | plan {setting} | cost {per}{kept}\n"
             f"tasder | {cost_line(record['metrics'])}")  # fmt: skip

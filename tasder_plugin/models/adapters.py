@@ -30,6 +30,7 @@ __all__ = [
     "ModelConfig",
     "ModelLoadError",
     "build_model",
+    "hf_load_error",
     "load_checkpoint",
     "register_adapter",
 ]
@@ -174,17 +175,28 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def offline_error(
-    what: str, config: ModelConfig, err: Exception, supply: str | None = None
+    what: str, config: ModelConfig | str, err: Exception, supply: str | None = None
 ) -> ModelLoadError:
-    """The one message for hub files that cannot be fetched; ``supply`` says how to bring them."""
+    """The one message for hub files that cannot be fetched (``config``: the model config, or
+    the hub id itself); ``supply`` says how to bring them."""
     supply = supply or (
         "Supply local weights with model.checkpoint=/path/to/weights.safetensors, or use random "
         "weights with model.pretrained=false"
     )
+    name = config if isinstance(config, str) else config.architecture
     return ModelLoadError(
-        f"{what} {config.architecture!r} needs files from the Hugging Face hub, which is not "
+        f"{what} {name!r} needs files from the Hugging Face hub, which is not "
         f"reachable ({type(err).__name__}). {supply}"
     )
+
+
+def hf_load_error(err: OSError, hub_id: str, local: Path | None, supply: str) -> ModelLoadError:
+    """What a failed HuggingFace ``from_pretrained`` means: a local folder that does not load,
+    or a hub id that cannot be fetched offline."""
+    if local is not None and local.is_dir():
+        first = str(err).strip().splitlines()[0]
+        return ModelLoadError(f"cannot load a HuggingFace model from {local}: {first}")
+    return offline_error("HuggingFace model", hub_id, err, supply)
 
 
 # A HuggingFace model needs its config (and tokenizer) as well as weights: only a directory helps.

@@ -16,6 +16,7 @@ from .adapters import (
     ModelAdapter,
     ModelConfig,
     ModelLoadError,
+    hf_load_error,
     offline_error,
     register_adapter,
 )
@@ -117,10 +118,7 @@ def _huggingface(config: ModelConfig) -> nn.Module:
         with _quiet_transformers():
             model = _from_hf(auto, config, local)
     except OSError as err:
-        if local is not None and local.is_dir():
-            first = str(err).strip().splitlines()[0]
-            raise ModelLoadError(f"cannot load a HuggingFace model from {local}: {first}") from None
-        raise offline_error("HuggingFace model", config, err, HF_SUPPLY) from None
+        raise hf_load_error(err, config.architecture, local, HF_SUPPLY) from None
     _check_num_labels(config, model)
     return model
 

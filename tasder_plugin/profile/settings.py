@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..config import check
 
-__all__ = ["CostSettings"]
+__all__ = ["CostSettings", "costed_step"]
 
 
 PHASES = ("prefill", "decode")
@@ -35,3 +35,13 @@ class CostSettings:
             check(value >= 1, name, f"must be an integer >= 1, got {value!r}")
         check(self.phase in PHASES, "phase", f"must be one of {', '.join(PHASES)}, got "
               f"{self.phase!r}")  # fmt: skip
+
+
+def costed_step(phase: str | None, batch: int, tokens: int | None = None, context=None) -> str:
+    """What one cost is for, in the words every command prints: a batch of samples, or a causal
+    LM's prefill (``tokens`` per sequence) or decode step (``context`` cached)."""
+    if phase == "decode":
+        return f"per decode step (1 token x {batch} sequence(s), {context} cached)"
+    if phase == "prefill":
+        return f"per prefill ({batch} sequence(s) x {tokens} tokens)"
+    return f"per batch of {batch} sample{'s' if batch != 1 else ''}"
