@@ -16,7 +16,13 @@ from tasder_plugin.data import DataError
 from tasder_plugin.errors import ConfigError
 from tasder_plugin.models.adapters import ModelConfig
 from tasder_plugin.models.preprocessing import num_classes
-from tasder_plugin.nn.forward import call_model, logits_of, sentence_embedding
+from tasder_plugin.nn.forward import (
+    call_model,
+    logits_of,
+    next_token_logits,
+    sentence_embedding,
+    token_nll,
+)
 from tasder_plugin.registry import Registry
 
 __all__ = [
@@ -186,9 +192,8 @@ class PerplexityEvaluation(pl.LightningModule):
                 "data=wikitext2 (padded sentences would count padding as predicted tokens)"
             )
         ids = inputs["input_ids"]
-        logits = logits_of(call_model(self.model, {**inputs, "use_cache": False}))[:, :-1]
-        nll = F.cross_entropy(logits.flatten(0, 1).float(), ids[:, 1:].flatten(), reduction="sum")
-        self.nll_sum.update(nll.double())
+        logits = next_token_logits(self.model, inputs)
+        self.nll_sum.update(token_nll(logits, ids).double().sum())
         self.tokens.update(torch.tensor(float(ids[:, 1:].numel()), dtype=torch.float64))
         predicted = logits.argmax(-1)
         self.predictions.update(zip(index.tolist(), predicted.cpu()))

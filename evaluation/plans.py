@@ -187,10 +187,12 @@ class _SearchKind:
         get_scorer(context.task)  # a task no search can score: say so before asking for data
 
         if context.data is None or context.data.calib is None:
+            split = ("calibration windows (data.calib_windows=16)" if context.task.predicts_tokens
+                     else "a calibration split (e.g. data=digits)")  # fmt: skip
             raise CalibrationError(
-                "a TASDER search needs calibration data: use mode=eval with a dataset that has "
-                "a calibration split (e.g. data=digits), or a fixed setting (tasd=uniform, "
-                "tasd=auto, tasd=plan tasd.path=<a saved plan>)"
+                f"a TASDER search needs calibration data: use mode=eval with a dataset that has "
+                f"{split}, or a fixed setting (tasd=uniform, tasd=auto, tasd=plan "
+                "tasd.path=<a saved plan>)"
             )
         options = replace(cfg, ignore=context.ignored(cfg.ignore, cfg.targets))
         found = run_search(  # a SearchTASD is the SearchOptions it extends
@@ -203,7 +205,10 @@ class _SearchKind:
         return found.plan
 
     def label(self, node: dict) -> str:
-        label = f"{node.get('strategy', 'tasder')} max_drop={node.get('max_drop')}"
+        if node.get("max_increase") is not None:  # a causal LM's perplexity budget
+            label = f"{node.get('strategy', 'tasder')} max_increase={node['max_increase']}"
+        else:
+            label = f"{node.get('strategy', 'tasder')} max_drop={node.get('max_drop')}"
         if node.get("objective", "edp") != "edp":
             label += f" objective={node['objective']}"
         return label

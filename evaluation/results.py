@@ -131,7 +131,8 @@ def print_summary(record: dict) -> None:
     m = record["metrics"]
     tasd = record["tasd"]
     if tasd.get("kind") == "search":  # the search's tuning knobs are in results.json
-        tasd = {k: tasd.get(k) for k in ("kind", "strategy", "max_drop", "objective")}
+        budget = "max_increase" if tasd.get("max_increase") is not None else "max_drop"
+        tasd = {k: tasd.get(k) for k in ("kind", "strategy", budget, "objective")}
     tasd = {"kind": tasd.get("kind"), **tasd}  # the kind first, then its options
     setting = ", ".join(f"{k}={v}" for k, v in tasd.items() if v not in (None, [], "none"))
     setting = setting or "none"
@@ -181,8 +182,11 @@ def _costed_batch(record: dict) -> str:
 def _print_search(search: dict) -> None:
     """Two lines: the drops (holdout with its standard error), then time and passes by phase."""
     holdout = f"{search['drop_holdout']:+.4f} +- {search['drop_holdout_se']:.4f}"
+    budget = f"max_drop {search['max_drop']:g}"
+    if "max_increase" in search:  # a perplexity budget, as the drop of log-likelihood it is
+        budget = f"max_increase {search['max_increase']:g} = {budget} nats"
     print(
-        f"search {search['strategy']} (max_drop {search['max_drop']:g}, {search['metric']}): "
+        f"search {search['strategy']} ({budget}, {search['metric']}): "
         f"calibration drop {search['drop_search']:+.4f} on {search['search_samples']} "
         f"search / {holdout} on {search['holdout_samples']} held-out samples"
     )

@@ -91,6 +91,11 @@ EXCLUDED = {
     ),
     "python -m evaluation model=smollm2 tasd=uniform tasd.weights=2:4+2:8 hw=flex8 "
     "cost.phase=decode": SMOLLM2,
+    "python -m evaluation model=smollm2 data=pydocs tasd=tasder tasd.max_increase=0.05 "
+    "tasd.refine_trials=8 hw=2of4": (
+        "a perplexity-budget search on SmolLM2 (~7 min); tests/e2e/test_causal_lm_harness.py "
+        "runs it on a tiny LLaMA"
+    ),
     f"tasder-lm-eval --model tasder --model_args tasder_model=smollm2 {LM_EVAL_QUIZ}": LM_EVAL,
     f"tasder-lm-eval --model tasder --model_args tasder_model=smollm2,weights=2:4 {LM_EVAL_QUIZ}": (
         LM_EVAL

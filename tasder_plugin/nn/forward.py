@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["call_model", "logits_of", "sentence_embedding"]
+__all__ = ["call_model", "logits_of", "next_token_logits", "sentence_embedding", "token_nll"]
 
 
 def call_model(model: nn.Module, inputs):
@@ -38,3 +38,17 @@ def sentence_embedding(model: nn.Module, inputs: dict) -> torch.Tensor:
     mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
     return F.normalize(pooled, dim=-1)
+
+
+def next_token_logits(model: nn.Module, inputs: Mapping) -> torch.Tensor:
+    """A causal LM's logits for every position but the last (each predicts the next token);
+    no KV cache is built: a window is scored in one pass."""
+    return logits_of(call_model(model, {**inputs, "use_cache": False}))[:, :-1]
+
+
+def token_nll(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+    """``(B, T-1)`` negative log-likelihoods of each window's own next tokens (float32)."""
+    nll = F.cross_entropy(
+        logits.flatten(0, 1).float(), input_ids[:, 1:].flatten(), reduction="none"
+    )
+    return nll.view(input_ids.shape[0], -1)

@@ -21,6 +21,7 @@ from ..hardware import load_hardware
 from ..hardware.spec import HardwareSpec
 from ..nn import ModelPlan, select_layers
 from ..profile import profile_model
+from ..profile.decode import decode_step
 from ..profile.settings import CostSettings
 from ..tasks import Task
 from .calibration import Calibration, take_samples
@@ -29,6 +30,7 @@ from .evaluator import PlanEvaluator, to_plan
 from .objective import get_objective
 from .options import SearchOptions
 from .scoring import get_scorer
+from .sensitivity import resolve_method
 from .space import build_space
 from .strategies import STRATEGIES, SearchContext
 
@@ -136,30 +138,41 @@ def run_search(
 
 
 def _profile(model: nn.Module, data: Calibration, cost: CostSettings):
-    if cost.phase != "prefill":
-        raise ConfigError(f"cost.phase={cost.phase} costs a causal LM's token step, which a "
-                          "search cannot score yet")  # fmt: skip
+    """The profile the cost is computed on, from the calibration samples (a causal LM's decode
+    phase: one real decode step after ``cost.context`` tokens of them)."""
+    if cost.phase == "decode":
+        if not isinstance(data.inputs, dict) or "input_ids" not in data.inputs:
+            raise ConfigError("cost.phase=decode costs a causal LM's token step: the calibration "
+                              "samples must be token windows ({'input_ids': ...})")  # fmt: skip
+        windows = (inputs["input_ids"] for _, inputs in data.chunks(torch.arange(data.size)))
+        return profile_model(model, decode_step(model, windows, cost.batch_size, cost.context))
     head = torch.arange(min(cost.stats_samples, data.size))
     return profile_model(model, take_samples(data.inputs, head), batch_size=cost.batch_size)
 
 
 def _search(model, data, hw, opts: SearchOptions, sides, scorer, profile, progress) -> SearchResult:
+    limit = scorer.drop_limit(opts.max_drop, opts.max_increase)
+    method = resolve_method(opts.sensitivity, scorer)
     evaluator = PlanEvaluator(model, select_layers(model), data, scorer)
     sens_index = data.search[: opts.sensitivity_samples]
     space = build_space(
         model, profile, hw, evaluator, sides, get_objective(opts.objective),
-        targets=select_layers(model, opts.targets, opts.ignore),
-        max_candidates=opts.max_candidates, sensitivity_index=sens_index, progress=progress,
+        targets=select_layers(model, opts.targets, opts.ignore), max_candidates=opts.max_candidates,
+        sensitivity_index=sens_index, sensitivity=method, progress=progress,
     )  # fmt: skip
     refine = 2 * len(space.layers) if opts.refine_trials is None else opts.refine_trials
-    ctx = SearchContext(space, evaluator, opts.max_drop, refine, opts.confidence, progress=progress)
+    ctx = SearchContext(space, evaluator, limit, refine, opts.confidence, progress=progress)
     choice = STRATEGIES.get(opts.strategy)(ctx)
+    outcome = _outcome(evaluator, space, choice, len(sens_index))
     summary = {
         "strategy": opts.strategy,
         "objective": opts.objective,
-        "max_drop": opts.max_drop,
+        "max_drop": limit,
+        **({"max_increase": opts.max_increase} if opts.max_increase is not None else {}),
+        "sensitivity": method,
         "hw": hw.name,
-        **_outcome(evaluator, space, choice, len(sens_index)),
+        **outcome,
+        **scorer.summary({p: outcome[f"drop_{p}"] for p in ("search", "holdout")}),
     }
     plan = to_plan(evaluator.layers, space.selection(choice))
     return SearchResult(plan, summary, _layer_log(space, choice), ctx.trials)

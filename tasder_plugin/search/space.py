@@ -8,7 +8,8 @@ Built in four steps, each cheap relative to the next:
 3. where a side has more than ``max_candidates`` candidates, a proxy error (relative error of the
    weight, or of the layer input on a few samples) keeps the cost/error Pareto front only;
 4. sensitivity: the divergence of the model's outputs from dense on calibration samples when
-   that one layer takes that one candidate (a real forward pass each). A series that reproduces
+   that one layer takes that one candidate (a real forward pass each, or the Fisher estimate of
+   it from one backward pass: :mod:`.sensitivity`). A series that reproduces
    the layer's (sparse) weight exactly (weight error 0), or any tensor exactly (``2:4+2:4``), is
    known to change nothing and costs no forward pass. On dual-side hardware a W+A pair is
    estimated as the sum of its two sides.
@@ -241,8 +242,8 @@ def _proxies(model, layers: list[_Layer], evaluator, index, keep: int) -> dict:
     return proxies
 
 
-def _measure(layers: list[_Layer], evaluator: PlanEvaluator, index, progress: bool) -> None:
-    from tqdm.auto import tqdm
+def _measure(layers: list[_Layer], evaluator: PlanEvaluator, index, method: str, progress) -> None:
+    from .sensitivity import SENSITIVITIES
 
     todo = [
         (layer, opt)
@@ -252,8 +253,10 @@ def _measure(layers: list[_Layer], evaluator: PlanEvaluator, index, progress: bo
         # exact for any tensor (2:4+2:4), or for this (sparse) weight: changes nothing
         if not is_exact(_series_of(opt.candidate)) and not (side == Side.W and opt.proxy_error == 0)
     ]
-    for layer, opt in tqdm(todo, desc="search: sensitivity", disable=not progress, leave=False):
-        opt.sensitivity = evaluator.divergence({layer.fqn: opt.candidate}, index)
+    requests = [(layer.fqn, opt.candidate) for layer, opt in todo]
+    measured = SENSITIVITIES.get(method)(evaluator, requests, index, progress) if todo else []
+    for (_, opt), sensitivity in zip(todo, measured):
+        opt.sensitivity = sensitivity
         opt.measured = True
 
 
@@ -303,6 +306,7 @@ def build_space(
     targets: list[str],
     max_candidates: int,
     sensitivity_index: torch.Tensor,
+    sensitivity: str = "forward",
     progress: bool = False,
 ) -> SearchSpace:
     """Cost, prune and measure every target layer's candidates (see the module docstring)."""
@@ -319,7 +323,7 @@ def build_space(
     for layer in layers:
         _prune(layer, costs, weights, max_candidates, proxies)
     with evaluator.clock("sensitivity"):
-        _measure(layers, evaluator, sensitivity_index, progress)
+        _measure(layers, evaluator, sensitivity_index, sensitivity, progress)
     spaces = [
         LayerSpace(
             layer.fqn,

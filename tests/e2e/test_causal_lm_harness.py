@@ -2,6 +2,7 @@
 the output embedding dense by default, hub ids offline in one line, the real SmolLM2."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -58,11 +59,29 @@ def test_real_smollm2_perplexity_on_pydocs(make_cfg):
     assert metrics["hw/edp_js"] > 0
 
 
-def test_search_on_a_causal_lm_says_what_to_use_instead(make_cfg, tiny_llama_dir):
-    from tasder_plugin.errors import ConfigError
+@pytest.mark.slow
+def test_search_on_a_causal_lm_holds_a_perplexity_budget(make_cfg, tiny_llama_dir):
+    cfg = tiny_lm(make_cfg, tiny_llama_dir, "tasd=tasder", "tasd.max_increase=0.05",
+                  "tasd.refine_trials=4", "data.calib_windows=8", "cost.phase=decode",
+                  "cost.context=16")  # fmt: skip
+    metrics, objects = evaluate(cfg)
+    search = json.loads((Path(cfg.output_dir) / "results.json").read_text())["search"]
+    assert search["metric"] == "loglik" and search["sensitivity"] == "fisher"
+    assert search["max_drop"] == pytest.approx(math.log1p(0.05))
+    assert (search["search_samples"], search["holdout_samples"]) == (6, 2)  # 8 windows, 30% held
+    assert "lm_head" not in objects["plan"].decomposed()  # kept dense, as uniform keeps it
+    assert metrics["calib/drop_search"] <= search["max_drop"] + 1e-12
+    assert (Path(cfg.output_dir) / "plan.yaml").is_file()
 
-    with pytest.raises(ConfigError, match="cannot score causal-lm models yet.*tasd=uniform"):
-        evaluate(tiny_lm(make_cfg, tiny_llama_dir, "tasd=tasder"))
+
+def test_search_on_a_causal_lm_without_calibration_windows_names_the_option(
+    make_cfg, tiny_llama_dir
+):
+    from tasder_plugin.search import CalibrationError
+
+    cfg = tiny_lm(make_cfg, tiny_llama_dir, "tasd=tasder", "data.calib_windows=0")
+    with pytest.raises(CalibrationError, match=r"data.calib_windows=16"):
+        evaluate(cfg)
 
 
 def test_a_causal_lm_on_sentences_or_without_data_is_one_line(make_cfg, tiny_llama_dir):
